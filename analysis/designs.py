@@ -1,0 +1,593 @@
+"""Sweep specifications and experimental designs for parameter sweeps.
+
+A sweep file (YAML) names a base scenario, the parameters to vary (by the dotted
+path that ``sim.api.evaluate`` understands as an override), a design that decides
+which parameter combinations ("points") to run, how many replications (seeds) per
+point, and which metrics to record::
+
+    name: momentum_vs_credibility
+    base: ../deepseek_2025.yaml          # relative to the sweep file
+    task: sim.api:evaluate               # optional, pluggable unit of work
+    parameters:
+      - {path: population.cohorts.momentum.share, low: 0.0, high: 0.3, levels: 4}
+      - {path: news.2.credibility, values: [0.5, 1.0, 2.0, 3.0]}
+    design: grid                         # or {method: saltelli, n: 32, calc_second_order: false}
+    replications: 2
+    seed: 20250127
+    metrics: ["shock_return:NVDA"]
+
+Every design except ``grid`` is generated in the unit hypercube ``[0, 1)^D`` and then
+mapped to parameter values: ranges through ``scipy.stats.qmc.scale`` (in log space for
+``scale: log``), distributions through their quantile function (ppf), discrete value
+lists by cutting ``[0, 1)`` into equal bins. The unit matrix is kept because SALib's
+analyses are defined on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from scipy import stats
+from scipy.stats import qmc
+
+__all__ = [
+    "DEFAULT_TASK",
+    "Design",
+    "DistributionParameter",
+    "RangeParameter",
+    "SpecError",
+    "SweepSpec",
+    "ValuesParameter",
+    "build_design",
+    "format_validation_error",
+    "load_spec",
+    "parse_spec",
+    "task_seeds",
+]
+
+DEFAULT_TASK = "sim.api:evaluate"
+
+Scalar = bool | int | float | str
+
+
+class SpecError(ValueError):
+    """A sweep specification is invalid; the message is one line naming file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+class ValuesParameter(_Strict):
+    """A parameter taking one of an explicit list of values (numbers, strings or bools)."""
+
+    path: str = Field(min_length=1, description="dotted override path")
+    values: list[Scalar] = Field(min_length=1)
+
+    @property
+    def kind(self) -> str:
+        return "values"
+
+
+class RangeParameter(_Strict):
+    """A continuous (or integer) parameter on ``[low, high]``, linear or log scale.
+
+    ``levels`` is the number of evenly spaced grid levels (grid designs only).
+    """
+
+    path: str = Field(min_length=1, description="dotted override path")
+    low: float
+    high: float
+    scale: Literal["linear", "log"] = "linear"
+    integer: bool = False
+    levels: int | None = Field(default=None, ge=2)
+
+    @property
+    def kind(self) -> str:
+        return "range"
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> RangeParameter:
+        if not math.isfinite(self.low) or not math.isfinite(self.high):
+            raise ValueError("low and high must be finite")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.scale == "log" and self.low <= 0:
+            raise ValueError(f"log scale needs low > 0 (got {self.low})")
+        return self
+
+
+class DistributionParameter(_Strict):
+    """A parameter drawn from a distribution, sampled through its quantile function.
+
+    normal: ``mean``, ``sd``; lognormal: ``mu``, ``sigma`` of the underlying normal
+    (median ``exp(mu)``); uniform: ``low``, ``high``. Unbounded distributions are
+    truncated at the ``truncate`` quantiles so that grid and Morris levels at the
+    cube's edges (u = 0 or 1) stay finite.
+    """
+
+    path: str = Field(min_length=1, description="dotted override path")
+    distribution: Literal["normal", "uniform", "lognormal"]
+    mean: float | None = None
+    sd: float | None = Field(default=None, gt=0)
+    mu: float | None = None
+    sigma: float | None = Field(default=None, gt=0)
+    low: float | None = None
+    high: float | None = None
+    truncate: tuple[float, float] = (0.001, 0.999)
+    integer: bool = False
+    levels: int | None = Field(default=None, ge=2)
+
+    @property
+    def kind(self) -> str:
+        return "distribution"
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> DistributionParameter:
+        needed = {
+            "normal": ("mean", "sd"),
+            "lognormal": ("mu", "sigma"),
+            "uniform": ("low", "high"),
+        }
+        used = {
+            name for names in needed.values() for name in names if getattr(self, name) is not None
+        }
+        want = set(needed[self.distribution])
+        if missing := sorted(want - used):
+            raise ValueError(f"{self.distribution} distribution needs {', '.join(missing)}")
+        if extra := sorted(used - want):
+            raise ValueError(f"{self.distribution} distribution does not take {', '.join(extra)}")
+        if self.distribution == "uniform" and not self.low < self.high:  # type: ignore[operator]
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        lo, hi = self.truncate
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError("truncate must be two quantiles 0 <= lo < hi <= 1")
+        return self
+
+    def scipy_dist(self) -> Any:
+        """The scipy frozen distribution (before truncation)."""
+        if self.distribution == "normal":
+            return stats.norm(loc=self.mean, scale=self.sd)
+        if self.distribution == "lognormal":
+            return stats.lognorm(s=self.sigma, scale=math.exp(self.mu))  # type: ignore[arg-type]
+        return stats.uniform(loc=self.low, scale=self.high - self.low)  # type: ignore[operator]
+
+
+def _parameter_tag(value: Any) -> str:
+    # Pick the parameter form from the keys present so that errors name the fields of
+    # that form instead of listing every union member's complaints.
+    if isinstance(value, dict):
+        if "values" in value:
+            return "values"
+        if "distribution" in value:
+            return "distribution"
+        return "range"
+    return getattr(value, "kind", "range")
+
+
+Parameter = Annotated[
+    Annotated[ValuesParameter, Tag("values")]
+    | Annotated[RangeParameter, Tag("range")]
+    | Annotated[DistributionParameter, Tag("distribution")],
+    Discriminator(_parameter_tag),
+]
+
+# ------------------------------------------------------------------------------ designs
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+class GridDesign(_Strict):
+    """Full factorial: the cartesian product of every parameter's levels."""
+
+    method: Literal["grid"]
+
+
+class LhsDesign(_Strict):
+    """Latin hypercube with ``n`` points (scipy.stats.qmc.LatinHypercube)."""
+
+    method: Literal["lhs"]
+    n: int = Field(ge=1)
+
+
+class SobolDesign(_Strict):
+    """Scrambled Sobol' sequence with ``n`` points (a power of two keeps its balance)."""
+
+    method: Literal["sobol"]
+    n: int = Field(ge=1)
+
+    @field_validator("n")
+    @classmethod
+    def _pow2(cls, n: int) -> int:
+        if not _is_power_of_two(n):
+            raise ValueError(f"must be a power of 2 for a Sobol' design (got {n})")
+        return n
+
+
+class SaltelliDesign(_Strict):
+    """Saltelli cross-sampling for Sobol' indices: ``n`` base samples, ``n*(D+2)`` points
+    (``n*(2D+2)`` with second order)."""
+
+    method: Literal["saltelli"]
+    n: int = Field(ge=2)
+    calc_second_order: bool = False
+
+    @field_validator("n")
+    @classmethod
+    def _pow2(cls, n: int) -> int:
+        if not _is_power_of_two(n):
+            raise ValueError(f"must be a power of 2 for a Saltelli design (got {n})")
+        return n
+
+
+class MorrisDesign(_Strict):
+    """Morris elementary-effects screening: ``n`` trajectories of ``D+1`` points on a
+    ``levels``-level grid (``levels`` should be even)."""
+
+    method: Literal["morris"]
+    n: int = Field(ge=2)
+    levels: int = Field(default=4, ge=2)
+
+
+DesignConfig = Annotated[
+    GridDesign | LhsDesign | SobolDesign | SaltelliDesign | MorrisDesign,
+    Field(discriminator="method"),
+]
+DESIGN_METHODS = ("grid", "lhs", "sobol", "saltelli", "morris")
+
+
+# -------------------------------------------------------------------------------- spec
+
+
+class SweepSpec(_Strict):
+    """A validated sweep specification (see the module docstring for the YAML form)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str | None = None
+    base: str = Field(min_length=1, description="base scenario, relative to the sweep file")
+    task: str = Field(default=DEFAULT_TASK, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    parameters: list[Parameter] = Field(min_length=1)
+    design: DesignConfig
+    replications: int = Field(default=1, ge=1)
+    seed: int = Field(default=0, ge=0)
+    metrics: list[str] = Field(min_length=1)
+    retries: int = Field(default=2, ge=0)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("design", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # "design: grid" is shorthand for "design: {method: grid}".
+        return {"method": value} if isinstance(value, str) else value
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metrics(cls, metrics: list[str]) -> list[str]:
+        if dup := sorted({m for m in metrics if metrics.count(m) > 1}):
+            raise ValueError(f"duplicate metric(s): {', '.join(dup)}")
+        if any(not m.strip() for m in metrics):
+            raise ValueError("metric names must not be empty")
+        return metrics
+
+    @field_validator("parameters")
+    @classmethod
+    def _unique_paths(cls, params: list[Any]) -> list[Any]:
+        paths = [p.path for p in params]
+        if dup := sorted({p for p in paths if paths.count(p) > 1}):
+            raise ValueError(f"duplicate parameter path(s): {', '.join(dup)}")
+        return params
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> SweepSpec:
+        # Parameters and metrics become columns of runs.csv next to the fixed ones.
+        fixed = {"task", "point", "replication", "seed", "wall_s", "status", "error", "attempt"}
+        paths = set(self.parameter_paths)
+        for i, m in enumerate(self.metrics):
+            if m in paths or m in fixed:
+                what = "a parameter path" if m in paths else "a reserved column name"
+                raise PydanticCustomError(
+                    "column_clash",
+                    f"metrics.{i}: {m!r} is also {what}; runs.csv needs distinct columns",
+                )
+        for i, p in enumerate(self.parameter_paths):
+            if p in fixed:
+                raise PydanticCustomError(
+                    "column_clash", f"parameters.{i}.path: {p!r} is a reserved column name"
+                )
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The sweep file this spec was read from (None if built in memory)."""
+        return self._source
+
+    @property
+    def base_path(self) -> Path:
+        """Absolute path of the base scenario (relative paths resolve against the sweep file)."""
+        base = Path(self.base)
+        if not base.is_absolute():
+            base = (self._source.parent if self._source else Path.cwd()) / base
+        return base.resolve()
+
+    @property
+    def parameter_paths(self) -> list[str]:
+        return [p.path for p in self.parameters]
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> str:
+    parts = list(loc)
+    # Drop the union tags pydantic inserts ("parameters.0.range.low", "design.lhs.n").
+    if (
+        len(parts) >= 3
+        and parts[0] == "parameters"
+        and parts[2] in ("values", "range", "distribution")
+    ):
+        del parts[2]
+    if len(parts) >= 2 and parts[0] == "design" and parts[1] in DESIGN_METHODS:
+        del parts[1]
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def format_validation_error(err: ValidationError, filename: str) -> str:
+    """One line: ``FILE: field.path: message; other.field: message``."""
+    items = []
+    for e in err.errors(include_url=False):
+        loc = _clean_loc(tuple(e["loc"]))
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "union_tag_invalid" and loc == "design":
+            loc, msg = (
+                "design.method",
+                f"unknown design {e['input'].get('method')!r} (expected {', '.join(DESIGN_METHODS)})",
+            )
+        elif e["type"] == "string_pattern_mismatch" and loc == "task":
+            msg = f"expected 'package.module:function', got {e['input']!r}"
+        elif e["type"] == "string_pattern_mismatch" and loc == "name":
+            msg = f"use letters, digits, '_', '.', '-' only (it names the output directory), got {e['input']!r}"
+        if e["type"] == "column_clash":
+            items.append(msg)  # already names its field
+            continue
+        msg = msg[:1].lower() + msg[1:]
+        items.append(f"{loc}: {msg}")
+    return f"{filename}: " + "; ".join(items)
+
+
+def _check_cross_fields(spec: SweepSpec, filename: str) -> None:
+    if spec.design.method == "grid":
+        for i, p in enumerate(spec.parameters):
+            if p.kind != "values" and p.levels is None:  # type: ignore[union-attr]
+                raise SpecError(
+                    f"{filename}: parameters.{i}.levels: required for a grid design "
+                    f"(number of levels of {p.path})"
+                )
+
+
+def parse_spec(data: Any, filename: str = "<sweep>", source: Path | None = None) -> SweepSpec:
+    """Validate an already-parsed mapping; raises :class:`SpecError` with a one-line message."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{filename}: expected a mapping of sweep fields at the top level")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(format_validation_error(err, filename)) from None
+    _check_cross_fields(spec, filename)
+    spec._source = source
+    return spec
+
+
+def load_spec(path: str | Path, check_base: bool = True) -> SweepSpec:
+    """Read and validate a sweep YAML file.
+
+    ``check_base`` also requires the base scenario file to exist, so a typo fails before
+    any output directory is created.
+    """
+    path = Path(path)
+    filename = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read sweep file: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise SpecError(f"{filename}: invalid YAML{where}: {problem}") from None
+    spec = parse_spec(data, filename, source=path.resolve())
+    if check_base and not spec.base_path.is_file():
+        raise SpecError(f"{filename}: base: scenario file not found: {spec.base_path}")
+    return spec
+
+
+# ------------------------------------------------------------------------------ mapping
+
+
+def _map_unit(param: Any, u: np.ndarray) -> np.ndarray:
+    """Map unit-cube coordinates ``u`` in [0, 1] to parameter values (vectorised)."""
+    u = np.asarray(u, dtype=float)
+    if param.kind == "values":
+        k = len(param.values)
+        # Equal-width bins of [0, 1): u = 1 (Morris' top level) falls in the last bin.
+        idx = np.minimum((u * k).astype(np.int64), k - 1)
+        return np.asarray(param.values, dtype=object)[idx]
+    if param.kind == "range":
+        lo, hi = param.low, param.high
+        if param.scale == "log":
+            x = np.exp(qmc.scale(u[:, None], math.log(lo), math.log(hi))[:, 0])
+            return (
+                np.clip(np.rint(x), math.ceil(lo), math.floor(hi)).astype(np.int64)
+                if param.integer
+                else x
+            )
+        if param.integer:
+            # floor over [low, high + 1) gives each integer an equal share of the cube;
+            # rounding would give the two end values only half a share.
+            ilo, ihi = math.ceil(lo), math.floor(hi)
+            return np.clip(np.floor(ilo + u * (ihi - ilo + 1)), ilo, ihi).astype(np.int64)
+        return qmc.scale(u[:, None], lo, hi)[:, 0]
+    q_lo, q_hi = param.truncate if param.distribution != "uniform" else (0.0, 1.0)
+    x = param.scipy_dist().ppf(q_lo + u * (q_hi - q_lo))
+    return np.rint(x).astype(np.int64) if param.integer else x
+
+
+def _grid_levels(param: Any) -> np.ndarray:
+    if param.kind == "values":
+        return np.asarray(param.values, dtype=object)
+    n = param.levels
+    if param.kind == "range":
+        if param.scale == "log":
+            x = np.geomspace(param.low, param.high, n)
+        else:
+            x = np.linspace(param.low, param.high, n)
+        return np.unique(np.rint(x).astype(np.int64)) if param.integer else x
+    # Distribution on a grid: quantile midpoints, i.e. equal-probability strata.
+    x = _map_unit(param, (np.arange(n) + 0.5) / n)
+    return np.unique(x) if param.integer else x
+
+
+# ------------------------------------------------------------------------------ designs
+
+
+@dataclass(frozen=True)
+class Design:
+    """A realised design.
+
+    ``points``: one row per design point, one column per parameter path (parameter
+    units). ``unit``: the same points in the unit hypercube (None for grids, whose
+    analysis works on the levels themselves).
+    """
+
+    method: str
+    points: pd.DataFrame
+    unit: np.ndarray | None
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points)
+
+    def overrides(self, point: int) -> dict[str, object]:
+        """Override mapping for one point, with plain Python scalars (picklable, YAML-safe)."""
+        row = self.points.iloc[point]
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+
+    def all_overrides(self) -> list[dict[str, object]]:
+        """:meth:`overrides` of every point (pandas boxes numpy scalars to Python ones)."""
+        return self.points.to_dict(orient="records")  # type: ignore[return-value]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable record (stored in ``sweep.json``)."""
+        cols = list(self.points.columns)
+        data = [
+            [(v.item() if isinstance(v, np.generic) else v) for v in row]
+            for row in self.points.itertuples(index=False)
+        ]
+        return {
+            "method": self.method,
+            "columns": cols,
+            "points": data,
+            "unit": None if self.unit is None else self.unit.tolist(),
+        }
+
+
+def _unit_design(spec: SweepSpec) -> np.ndarray:
+    d = len(spec.parameters)
+    cfg = spec.design
+    rng = np.random.default_rng(np.random.SeedSequence(spec.seed))
+    if cfg.method == "lhs":
+        return qmc.LatinHypercube(d=d, rng=rng).random(cfg.n)
+    if cfg.method == "sobol":
+        return qmc.Sobol(d=d, scramble=True, rng=rng).random_base2(int(math.log2(cfg.n)))
+    # Deferred import: SALib is heavy and only these two designs need it.
+    problem = salib_problem(spec)
+    if cfg.method == "saltelli":
+        from SALib.sample import sobol as sobol_sample
+
+        return sobol_sample.sample(
+            problem, cfg.n, calc_second_order=cfg.calc_second_order, scramble=True, seed=rng
+        )
+    if cfg.method == "morris":
+        from SALib.sample import morris as morris_sample
+
+        return morris_sample.sample(problem, cfg.n, num_levels=cfg.levels, seed=rng)
+    raise AssertionError(cfg.method)
+
+
+def salib_problem(spec: SweepSpec) -> dict[str, Any]:
+    """SALib problem over the unit cube (the mapping to parameter units happens after)."""
+    d = len(spec.parameters)
+    return {"num_vars": d, "names": spec.parameter_paths, "bounds": [[0.0, 1.0]] * d}
+
+
+def build_design(spec: SweepSpec) -> Design:
+    """Generate the design points of ``spec`` (deterministic given ``spec.seed``)."""
+    paths = spec.parameter_paths
+    if spec.design.method == "grid":
+        levels = [_grid_levels(p) for p in spec.parameters]
+        # Cartesian product with the first parameter varying slowest (itertools order).
+        idx = np.indices([len(lv) for lv in levels]).reshape(len(levels), -1)
+        cols = {
+            path: pd.Series(lv[i], dtype=_dtype(lv))
+            for path, lv, i in zip(paths, levels, idx, strict=True)
+        }
+        return Design("grid", pd.DataFrame(cols), None)
+    unit = _unit_design(spec)
+    cols = {}
+    for j, p in enumerate(spec.parameters):
+        x = _map_unit(p, unit[:, j])
+        cols[p.path] = pd.Series(x, dtype=_dtype(x))
+    return Design(spec.design.method, pd.DataFrame(cols), unit)
+
+
+def _dtype(x: np.ndarray) -> Any:
+    if x.dtype != object:
+        return x.dtype
+    kinds = {type(v) for v in x}
+    if kinds <= {int}:
+        return np.int64
+    if kinds <= {int, float}:
+        return np.float64
+    if kinds <= {bool}:
+        return bool
+    return object
+
+
+# -------------------------------------------------------------------------------- seeds
+
+
+def task_seeds(seed: int, n_tasks: int) -> np.ndarray:
+    """Seeds of tasks ``0..n_tasks-1``: child ``k`` of ``SeedSequence(seed)``, as a 63-bit int.
+
+    Child ``k`` of ``spawn(n)`` depends only on ``seed`` and ``k``, so a task's seed does
+    not depend on the executor, the completion order or how many tasks were resumed.
+    """
+    children = np.random.SeedSequence(seed).spawn(n_tasks)
+    out = np.fromiter(
+        (c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1) for c in children),
+        dtype=np.uint64,
+        count=n_tasks,
+    )
+    return out.astype(np.int64)

@@ -1,0 +1,503 @@
+"""Analysis of a finished (or partly finished) sweep directory.
+
+:func:`analyze` reads ``DIR/sweep.json`` and ``DIR/runs.csv`` and writes into
+``DIR/analysis/``:
+
+- ``point_means.csv``: per design point, each metric's mean, standard deviation and
+  number of successful replications (failed runs excluded).
+- ``heatmap_<metric>__<p>__<q>.png``: grid designs with >= 2 parameters, a metric's
+  mean over each pair of parameters (averaged over replications and the others).
+- ``sobol_<metric>.csv`` / ``.png``: saltelli designs, first-order (S1) and total
+  (ST) Sobol' indices with 95 % bootstrap confidence intervals (SALib).
+- ``morris_<metric>.csv`` / ``.png``: morris designs, mu, mu*, sigma, mu* confidence
+  (elementary effects per unit of the parameter's *range*, so comparable across
+  parameters).
+- ``screening_<metric>.csv``: any design, a model-free first-order variance ratio
+  (correlation ratio eta^2 over bins of each parameter, adjusted for the number of
+  bins), the standardised rank regression coefficient (SRRC) and Spearman's rho.
+- ``replications_<metric>.png``: histogram of the metric over all successful runs and
+  a box plot per design point (its spread across replications).
+- ``drivers.csv``: parameters ranked by how much they drive the crash-depth metric
+  (ST for saltelli, mu* for morris, eta^2 otherwise); also printed.
+- ``analysis.json``: counts (failed and missing runs included), indices, file list.
+
+SALib expects one output per design row, so replications are averaged per point
+first. Sobol' and Morris estimators need whole blocks (a base sample with its cross
+samples; a trajectory), so a block with a point whose every replication failed is
+dropped as a whole, and the number dropped is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from analysis.designs import SweepSpec, salib_problem
+from analysis.sweep import RUNS_CSV, SWEEP_JSON, SweepError, read_runs, write_parquet
+
+__all__ = [
+    "SweepData",
+    "analyze",
+    "crash_metric",
+    "load_sweep",
+    "morris_indices",
+    "point_means",
+    "screening_indices",
+    "sobol_indices",
+]
+
+_MAX_HEATMAP_PAIRS = 6
+_MAX_BOXPLOT_POINTS = 40
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """A sweep directory loaded: spec, design matrix (parameter units), unit matrix, runs."""
+
+    spec: SweepSpec
+    points: pd.DataFrame
+    unit: np.ndarray | None
+    runs: pd.DataFrame
+    n_tasks: int
+
+
+def load_sweep(out_dir: str | Path) -> SweepData:
+    """Load ``sweep.json`` and ``runs.csv`` of a sweep directory."""
+    out_dir = Path(out_dir)
+    json_path = out_dir / SWEEP_JSON
+    if not json_path.is_file() or not (out_dir / RUNS_CSV).is_file():
+        raise SweepError(f"{out_dir}: not a sweep directory (needs {SWEEP_JSON} and {RUNS_CSV})")
+    rec = json.loads(json_path.read_text(encoding="utf-8"))
+    spec = SweepSpec.model_validate(rec["spec"])
+    design = rec["design"]
+    points = pd.DataFrame(design["points"], columns=design["columns"])
+    unit = None if design["unit"] is None else np.asarray(design["unit"], dtype=float)
+    return SweepData(spec, points, unit, read_runs(out_dir), int(rec["n_tasks"]))
+
+
+def crash_metric(metrics: list[str]) -> str:
+    """The metric measuring crash depth: the first ``shock_return`` (else ``max_drawdown``,
+    else the first metric)."""
+    for prefix in ("shock_return", "max_drawdown"):
+        for m in metrics:
+            if m.startswith(prefix):
+                return m
+    return metrics[0]
+
+
+def point_means(data: SweepData, metrics: list[str]) -> pd.DataFrame:
+    """Per point: parameters, ``<metric>`` mean, ``<metric>:std``, ``<metric>:n`` over ok runs."""
+    ok = data.runs[data.runs["status"] == "ok"]
+    grouped = ok.groupby("point")[metrics]
+    index = pd.RangeIndex(len(data.points), name="point")
+    mean = grouped.mean().reindex(index)
+    std = grouped.std(ddof=1).reindex(index).add_suffix(":std")
+    count = grouped.count().reindex(index, fill_value=0).add_suffix(":n")
+    out = pd.concat([data.points.set_axis(index), mean, std, count], axis=1)
+    return out
+
+
+# ------------------------------------------------------------------------ sensitivity
+
+
+def _complete_blocks(y: np.ndarray, block: int) -> tuple[np.ndarray, int]:
+    """Keep whole consecutive blocks of ``block`` rows without NaN; return kept mask, dropped."""
+    n_blocks = len(y) // block
+    good = ~np.isnan(y[: n_blocks * block].reshape(n_blocks, block)).any(axis=1)
+    return np.repeat(good, block), int((~good).sum())
+
+
+def sobol_indices(
+    spec: SweepSpec, y: np.ndarray, seed: int | None = None
+) -> tuple[pd.DataFrame, int]:
+    """Sobol' S1/ST (and 95 % CI half-widths) from point means ``y`` of a saltelli design.
+
+    Returns the table (one row per parameter) and the number of base samples dropped
+    for missing outputs.
+    """
+    from SALib.analyze import sobol  # deferred: heavy, only needed for saltelli designs
+
+    cfg = spec.design
+    d = len(spec.parameters)
+    block = 2 * d + 2 if cfg.calc_second_order else d + 2  # type: ignore[union-attr]
+    keep, dropped = _complete_blocks(np.asarray(y, dtype=float), block)
+    if keep.sum() < 2 * block:
+        raise ValueError("fewer than 2 complete Saltelli blocks; cannot estimate Sobol' indices")
+    yk = np.asarray(y, dtype=float)[: len(keep)][keep]
+    if np.std(yk) == 0:
+        zero = np.zeros(d)
+        res = {"S1": zero, "S1_conf": zero, "ST": zero, "ST_conf": zero}
+    else:
+        res = sobol.analyze(
+            salib_problem(spec),
+            yk,
+            calc_second_order=cfg.calc_second_order,  # type: ignore[union-attr]
+            conf_level=0.95,
+            seed=np.random.default_rng(spec.seed if seed is None else seed),
+        )
+    table = pd.DataFrame(
+        {k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")},
+        index=pd.Index(spec.parameter_paths, name="parameter"),
+    )
+    return table, dropped
+
+
+def morris_indices(
+    spec: SweepSpec, unit: np.ndarray, y: np.ndarray, seed: int | None = None
+) -> tuple[pd.DataFrame, int]:
+    """Morris mu, mu*, sigma, mu*_conf from point means ``y`` of a morris design.
+
+    Effects are computed on the unit cube, i.e. per full parameter range.
+    """
+    from SALib.analyze import morris  # deferred: heavy, only needed for morris designs
+
+    d = len(spec.parameters)
+    keep, dropped = _complete_blocks(np.asarray(y, dtype=float), d + 1)
+    if keep.sum() < 2 * (d + 1):
+        raise ValueError("fewer than 2 complete Morris trajectories; cannot estimate effects")
+    res = morris.analyze(
+        salib_problem(spec),
+        unit[: len(keep)][keep],
+        np.asarray(y, dtype=float)[: len(keep)][keep],
+        conf_level=0.95,
+        num_levels=spec.design.levels,  # type: ignore[union-attr]
+        seed=np.random.default_rng(spec.seed if seed is None else seed),
+    )
+    table = pd.DataFrame(
+        {k: np.asarray(res[k], dtype=float) for k in ("mu", "mu_star", "sigma", "mu_star_conf")},
+        index=pd.Index(spec.parameter_paths, name="parameter"),
+    )
+    return table, dropped
+
+
+def _codes(col: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(dtype=float)
+    return pd.factorize(col, sort=True)[0].astype(float)
+
+
+def screening_indices(points: pd.DataFrame, y: np.ndarray, max_bins: int = 10) -> pd.DataFrame:
+    """Model-free sensitivity of ``y`` (one value per row of ``points``; NaN rows skipped).
+
+    - ``eta2``: first-order variance ratio Var(E[y | bin of x]) / Var(y), with x cut
+      into its distinct values (<= ``max_bins`` of them, e.g. grid levels) or into
+      equal-count bins; adjusted for the number of bins like an adjusted R^2, because
+      noise alone gives each bin mean some spread.
+    - ``srrc``: standardised rank regression coefficient (all parameters jointly).
+    - ``spearman``: rank correlation of x and y.
+    """
+    y = np.asarray(y, dtype=float)
+    ok = ~np.isnan(y)
+    y = y[ok]
+    x = np.column_stack([_codes(points[c]) for c in points.columns])[ok]
+    n, d = x.shape
+    cols = pd.Index(points.columns, name="parameter")
+    if n < 3 or np.std(y) == 0:
+        return pd.DataFrame({"eta2": 0.0, "srrc": 0.0, "spearman": 0.0, "n_bins": 0}, index=cols)
+    n_bins_max = int(min(max_bins, max(2, np.sqrt(n))))
+    eta2 = np.zeros(d)
+    n_bins = np.zeros(d, dtype=int)
+    ss_tot = ((y - y.mean()) ** 2).sum()
+    for j in range(d):  # one vectorised pass per parameter; D is small
+        uniq, inv = np.unique(x[:, j], return_inverse=True)
+        if len(uniq) > n_bins_max:
+            edges = np.quantile(x[:, j], np.linspace(0, 1, n_bins_max + 1)[1:-1])
+            inv = np.unique(np.searchsorted(edges, x[:, j], side="right"), return_inverse=True)[1]
+        k = int(inv.max()) + 1
+        counts = np.bincount(inv, minlength=k)
+        means = np.bincount(inv, weights=y, minlength=k) / np.maximum(counts, 1)
+        raw = (counts * (means - y.mean()) ** 2).sum() / ss_tot
+        eta2[j] = max(0.0, 1 - (1 - raw) * (n - 1) / max(n - k, 1)) if k > 1 else 0.0
+        n_bins[j] = k
+    rx = stats.rankdata(x, axis=0)
+    ry = stats.rankdata(y)
+    zx = (rx - rx.mean(0)) / np.where(rx.std(0) > 0, rx.std(0), 1.0)
+    zy = (ry - ry.mean()) / ry.std()
+    srrc = np.linalg.lstsq(np.column_stack([zx, np.ones(n)]), zy, rcond=None)[0][:d]
+    spearman = (zx * zy[:, None]).mean(0)
+    return pd.DataFrame(
+        {"eta2": eta2, "srrc": srrc, "spearman": spearman, "n_bins": n_bins}, index=cols
+    )
+
+
+# --------------------------------------------------------------------------------- plots
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def _label(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float | np.floating) else str(v)
+
+
+def _heatmap(path: Path, runs: pd.DataFrame, metric: str, p: str, q: str) -> None:
+    table = runs.pivot_table(index=p, columns=q, values=metric, aggfunc="mean")
+    fig = Figure(figsize=(1.2 + 0.9 * max(4, table.shape[1]), 1.0 + 0.7 * max(4, table.shape[0])))
+    ax = fig.add_subplot()
+    im = ax.imshow(table.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(
+        range(table.shape[1]), [_label(v) for v in table.columns], rotation=45, ha="right"
+    )
+    ax.set_yticks(range(table.shape[0]), [_label(v) for v in table.index])
+    ax.set_xlabel(q)
+    ax.set_ylabel(p)
+    if table.size <= 100:
+        vals = table.to_numpy(dtype=float)
+        mid = np.nanmean(vals)
+        for (i, j), v in np.ndenumerate(vals):
+            if np.isfinite(v):
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.3g}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v < mid else "black",
+                )
+    fig.colorbar(im, ax=ax, label=f"mean {metric}")
+    ax.set_title(f"{metric}: mean over replications")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _bar_plot(
+    path: Path, table: pd.DataFrame, cols: list[tuple[str, str | None]], title: str
+) -> None:
+    fig = Figure(figsize=(max(5.0, 1.2 * len(table) + 2), 4.5))
+    ax = fig.add_subplot()
+    x = np.arange(len(table))
+    width = 0.8 / len(cols)
+    for i, (col, err) in enumerate(cols):
+        yerr = table[err].to_numpy() if err else None
+        ax.bar(
+            x + (i - (len(cols) - 1) / 2) * width,
+            table[col],
+            width,
+            yerr=yerr,
+            capsize=3,
+            label=col,
+        )
+    ax.set_xticks(x, [str(v) for v in table.index], rotation=30, ha="right", fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _morris_plot(path: Path, table: pd.DataFrame, metric: str) -> None:
+    fig = Figure(figsize=(6.5, 5))
+    ax = fig.add_subplot()
+    ax.errorbar(table["mu_star"], table["sigma"], xerr=table["mu_star_conf"], fmt="o", capsize=3)
+    for name, row in table.iterrows():
+        ax.annotate(
+            str(name),
+            (row["mu_star"], row["sigma"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("mu* (mean |elementary effect| per parameter range)")
+    ax.set_ylabel("sigma (interaction / non-linearity)")
+    ax.set_title(f"Morris screening of {metric}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _replication_plot(path: Path, runs: pd.DataFrame, metric: str, replications: int) -> None:
+    values = runs[metric].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    n_points = runs["point"].nunique()
+    with_box = replications > 1 and n_points <= _MAX_BOXPLOT_POINTS
+    fig = Figure(figsize=(11 if with_box else 6, 4.5))
+    ax = fig.add_subplot(1, 2 if with_box else 1, 1)
+    ax.hist(values, bins=int(min(50, max(5, np.sqrt(len(values))))), color="tab:blue", alpha=0.8)
+    ax.set_xlabel(metric)
+    ax.set_ylabel("runs")
+    ax.set_title(f"{metric}: {len(values)} successful runs")
+    if with_box:
+        ax2 = fig.add_subplot(1, 2, 2)
+        groups = [g[metric].dropna().to_numpy(dtype=float) for _, g in runs.groupby("point")]
+        labels = [str(p) for p in sorted(runs["point"].unique())]
+        ax2.boxplot(groups, tick_labels=labels)
+        ax2.set_xlabel("design point")
+        ax2.set_ylabel(metric)
+        ax2.set_title(f"spread across {replications} replications")
+        ax2.tick_params(axis="x", labelsize=7, rotation=90)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# ------------------------------------------------------------------------------ analyze
+
+
+def _write_csv(df: pd.DataFrame, path: Path, files: list[str], index: bool = True) -> None:
+    df.to_csv(path, index=index)
+    files.append(path.name)
+
+
+def analyze(out_dir: str | Path, metric: str | None = None) -> dict[str, Any]:
+    """Analyse sweep directory ``out_dir`` (see the module docstring for the outputs).
+
+    ``metric``: analyse only this metric and rank drivers by it; default: all metrics,
+    drivers ranked for :func:`crash_metric`. Returns the ``analysis.json`` content.
+    Raises :class:`~analysis.sweep.SweepError` for a missing directory or unknown metric.
+    """
+    out_dir = Path(out_dir)
+    data = load_sweep(out_dir)
+    spec = data.spec
+    if metric is not None and metric not in spec.metrics:
+        raise SweepError(f"unknown metric {metric!r}; this sweep has: {', '.join(spec.metrics)}")
+    metrics = [metric] if metric else list(spec.metrics)
+    focus = metric or crash_metric(spec.metrics)
+    write_parquet(out_dir)
+    adir = out_dir / "analysis"
+    adir.mkdir(exist_ok=True)
+    files: list[str] = []
+
+    runs = data.runs
+    ok_runs = runs[runs["status"] == "ok"]
+    failed = runs[runs["status"] != "ok"]
+    msgs = failed["error"].value_counts().head(10)
+    summary: dict[str, Any] = {
+        "name": spec.name,
+        "design": spec.design.method,
+        "parameters": spec.parameter_paths,
+        "n_points": len(data.points),
+        "replications": spec.replications,
+        "n_tasks": data.n_tasks,
+        "n_recorded": len(runs),
+        "n_ok": len(ok_runs),
+        "n_failed": len(failed),
+        "n_missing": data.n_tasks - len(runs),
+        "failure_messages": {str(k): int(v) for k, v in msgs.items()},
+        "crash_metric": focus,
+        "metrics": {},
+    }
+
+    means = point_means(data, metrics)
+    _write_csv(means, adir / "point_means.csv", files)
+    paths = spec.parameter_paths
+    method = spec.design.method
+
+    for m in metrics:
+        info: dict[str, Any] = {
+            "mean": float(ok_runs[m].mean()) if len(ok_runs) else None,
+            "std": float(ok_runs[m].std()) if len(ok_runs) > 1 else None,
+            "points_without_result": int(means[m].isna().sum()),
+        }
+        slug = _slug(m)
+        if len(ok_runs):
+            name = f"replications_{slug}.png"
+            _replication_plot(adir / name, ok_runs, m, spec.replications)
+            files.append(name)
+        y = means[m].to_numpy(dtype=float)
+
+        if method == "grid":
+            varied = [p for p in paths if data.points[p].nunique() > 1]
+            pairs = [(p, q) for i, p in enumerate(varied) for q in varied[i + 1 :]][
+                :_MAX_HEATMAP_PAIRS
+            ]
+            for p, q in pairs:
+                if ok_runs[m].notna().any():
+                    name = f"heatmap_{slug}__{_slug(p)}__{_slug(q)}.png"
+                    _heatmap(adir / name, ok_runs, m, p, q)
+                    files.append(name)
+        if method == "saltelli":
+            try:
+                table, dropped = sobol_indices(spec, y)
+            except ValueError as err:
+                info["sobol_error"] = str(err)
+            else:
+                _write_csv(table, adir / f"sobol_{slug}.csv", files)
+                name = f"sobol_{slug}.png"
+                _bar_plot(
+                    adir / name,
+                    table,
+                    [("S1", "S1_conf"), ("ST", "ST_conf")],
+                    f"Sobol' indices of {m} (95 % CI)",
+                )
+                files.append(name)
+                info["sobol"] = table.to_dict(orient="index")
+                info["sobol_blocks_dropped"] = dropped
+        if method == "morris" and data.unit is not None:
+            try:
+                table, dropped = morris_indices(spec, data.unit, y)
+            except ValueError as err:
+                info["morris_error"] = str(err)
+            else:
+                _write_csv(table, adir / f"morris_{slug}.csv", files)
+                name = f"morris_{slug}.png"
+                _morris_plot(adir / name, table, m)
+                files.append(name)
+                info["morris"] = table.to_dict(orient="index")
+                info["morris_trajectories_dropped"] = dropped
+        screen = screening_indices(data.points, y)
+        _write_csv(screen, adir / f"screening_{slug}.csv", files)
+        info["screening"] = screen.to_dict(orient="index")
+        summary["metrics"][m] = info
+
+    drivers = _drivers(summary["metrics"][focus], focus)
+    _write_csv(drivers, adir / "drivers.csv", files, index=False)
+    summary["drivers"] = drivers.to_dict(orient="records")
+    summary["files"] = files
+    (adir / "analysis.json").write_text(json.dumps(_finite(summary), indent=1), encoding="utf-8")
+
+    print(
+        f"sweep {spec.name}: {summary['n_ok']} ok, {summary['n_failed']} failed, "
+        f"{summary['n_missing']} missing of {summary['n_tasks']} runs"
+    )
+    for msg, count in summary["failure_messages"].items():
+        print(f"  failed x{count}: {msg[:160]}")
+    for key in ("sobol_error", "morris_error"):
+        if key in summary["metrics"][focus]:
+            print(
+                f"  {key.split('_')[0]} analysis of {focus} skipped: {summary['metrics'][focus][key]}"
+            )
+    print(f"drivers of {focus} ({drivers['method'].iloc[0] if len(drivers) else 'n/a'}):")
+    print(drivers.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {len(files) + 1} files to {adir}")
+    return summary
+
+
+def _drivers(info: dict[str, Any], metric: str) -> pd.DataFrame:
+    """Rank parameters: by ST (saltelli), mu* (morris), else adjusted eta^2."""
+    if "sobol" in info:
+        table = pd.DataFrame.from_dict(info["sobol"], orient="index")
+        method, key = "sobol_ST", "ST"
+    elif "morris" in info:
+        table = pd.DataFrame.from_dict(info["morris"], orient="index")
+        method, key = "morris_mu_star", "mu_star"
+    else:
+        table = pd.DataFrame.from_dict(info["screening"], orient="index")
+        method, key = "eta2_binned", "eta2"
+    table = table.sort_values(key, ascending=False, kind="stable")
+    table.insert(0, "score", table[key])
+    table.insert(0, "parameter", table.index)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table.insert(3, "method", method)
+    table.insert(4, "metric", metric)
+    return table.reset_index(drop=True)
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to null (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

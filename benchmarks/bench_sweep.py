@@ -1,0 +1,172 @@
+"""Sweep engine throughput and executor overhead, measured side by side in one run.
+
+    python benchmarks/bench_sweep.py [--quick] [--json OUT]
+
+1. Scaling: a sweep of CPU-bound tasks (``busy_task``: each burns ``--cpu-s`` seconds of
+   its own CPU time, so two tasks sharing a core take twice as long and the speed-up
+   is real) on the local process pool with 1 and with 2 workers: runs per minute and
+   the 2-vs-1 speed-up (ideal 2.0 on 2 free cores).
+2. Overhead: a sweep of near-zero tasks (``ishigami_task``, microseconds) on the local
+   pool and on a Dask ``LocalCluster``, both with 2 worker processes: wall time per task
+   is then almost all engine + executor overhead (submit, pickle, result, one fsync'ed
+   CSV line).
+
+Executors are started and warmed up before timing, and their start-up time is reported
+separately, so the timings compare steady-state throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+from analysis.sweep import make_executor, run_sweep
+
+
+def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            name: {name}
+            base: base.yaml
+            task: analysis.sweep_testfuncs:{task}
+            parameters:
+              - {{path: {param}, values: [{value}]}}
+              - {{path: x2, values: [1.0]}}
+              - {{path: x3, values: [1.0]}}
+            design: grid
+            replications: {n}
+            seed: 1
+            metrics: [{"iterations" if task == "busy_task" else "y"}]
+            """
+        )
+    )
+    return path
+
+
+def _timed_sweep(spec: Path, out: Path, executor: Any) -> float:
+    # run_sweep prints a summary line per sweep; keep the benchmark table readable.
+    with contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter()
+        summary = run_sweep(spec, out, executor=executor, progress=False)
+        wall = time.perf_counter() - t0
+    if summary.n_failed:
+        raise RuntimeError(f"{summary.n_failed} benchmark tasks failed; see {out / 'runs.csv'}")
+    return wall
+
+
+def _case(
+    tmp: Path,
+    label: str,
+    task: str,
+    param: str,
+    value: float,
+    n: int,
+    workers: int,
+    cluster: str | None,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with make_executor(workers=workers, cluster=cluster) as ex:
+        # Warm-up: start every worker and import the task there before timing.
+        warm = _spec(tmp, f"warm_{len(os.listdir(tmp))}", task, param, 0.0, 2 * workers)
+        _timed_sweep(warm, tmp / warm.stem, ex)
+        startup = time.perf_counter() - t0
+        spec = _spec(tmp, f"run_{len(os.listdir(tmp))}", task, param, value, n)
+        wall = _timed_sweep(spec, tmp / spec.stem, ex)
+    return {
+        "case": label,
+        "executor": "dask LocalCluster" if cluster else "local process pool",
+        "workers": workers,
+        "tasks": n,
+        "task_cpu_s": value if task == "busy_task" else 0.0,
+        "startup_s": round(startup, 3),
+        "wall_s": round(wall, 3),
+        "runs_per_min": round(60 * n / wall, 1),
+        "ms_per_task": round(1000 * wall / n, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter tasks and fewer runs (~15 s)")
+    parser.add_argument("--json", metavar="OUT", type=Path, help="also write results as JSON")
+    parser.add_argument(
+        "--cpu-s",
+        type=float,
+        default=None,
+        help="CPU seconds per busy task (default 1.0; quick 0.25)",
+    )
+    args = parser.parse_args(argv)
+    cpu_s = args.cpu_s if args.cpu_s is not None else (0.25 if args.quick else 1.0)
+    per_worker = 4 if args.quick else 6
+    n_tiny = 200 if args.quick else 1000
+
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        # Other processes competing for the cores make the speed-up meaningless.
+        print(
+            f"warning: 1-min load average is {load_before:.2f} before starting; results will be skewed"
+        )
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmpdir:
+        tmp = Path(tmpdir)
+        (tmp / "base.yaml").write_text("name: bench\n")
+        rows = [
+            _case(tmp, f"busy {cpu_s:g} s", "busy_task", "cpu_s", cpu_s, per_worker * w, w, None)
+            for w in (1, 2)
+        ]
+        rows += [
+            _case(tmp, "near-zero", "ishigami_task", "x1", 1.0, n_tiny, 2, cluster)
+            for cluster in (None, "local")
+        ]
+
+    load_after = os.getloadavg()[0]
+    one, two, pool, dask = rows
+    speedup = two["runs_per_min"] / one["runs_per_min"]
+    extra_ms = dask["ms_per_task"] - pool["ms_per_task"]
+    header = f"{'case':<12} {'executor':<20} {'workers':>7} {'tasks':>6} {'startup_s':>9} {'wall_s':>8} {'runs/min':>10} {'ms/task':>9}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['case']:<12} {r['executor']:<20} {r['workers']:>7} {r['tasks']:>6} {r['startup_s']:>9.2f} "
+            f"{r['wall_s']:>8.2f} {r['runs_per_min']:>10.1f} {r['ms_per_task']:>9.3f}"
+        )
+    print(f"speed-up, 2 vs 1 workers (CPU-bound {cpu_s:g} s tasks): {speedup:.2f}x")
+    print(
+        f"1-min load average: {load_before:.2f} before, {load_after:.2f} after (the sweeps add ~2)"
+    )
+    print(
+        f"near-zero tasks, wall per task: local pool {pool['ms_per_task']:.2f} ms, "
+        f"Dask LocalCluster {dask['ms_per_task']:.2f} ms ({extra_ms:+.2f} ms per task)"
+    )
+    result = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "quick": args.quick,
+        "loadavg_1min_before": round(load_before, 2),
+        "loadavg_1min_after": round(load_after, 2),
+        "cases": rows,
+        "speedup_2_vs_1": round(speedup, 3),
+        "dask_extra_ms_per_task": round(extra_ms, 3),
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

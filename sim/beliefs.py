@@ -1,0 +1,133 @@
+"""Investors' beliefs about the latent narrative factors, and their Bayesian updating.
+
+Every investor ``j`` holds, for each factor ``k``, a normal belief with mean ``mu_jk`` and
+precision ``tau_jk`` (factor units). A news signal ``s`` of precision ``pi`` read with trust
+``w`` updates it by the normal-normal rule::
+
+    mu' = (tau mu + w pi s) / (tau + w pi),   tau' = tau + w pi
+
+Interpretation is investor-level: ``trust`` scales how much a signal counts (over- or
+under-reaction), and "Jevons" investors read a *cheaper* cost of intelligence as *more* compute
+demand (their compute-demand reading is ``-elasticity * s_cost``).
+
+Each investor's believed log value of asset ``i`` is
+``log V0_i + anchor_i + sum_k b_ik (mu_jk - theta_k0) + idio_ji``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.scenario import BeliefsConfig
+
+
+def bayes_update(
+    mu: np.ndarray, tau: np.ndarray, signal: np.ndarray, precision: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal-normal update; all arguments broadcast. Returns (posterior mean, precision)."""
+    wp = weight * precision
+    tau_new = tau + wp
+    return (tau * mu + wp * signal) / tau_new, tau_new
+
+
+class Beliefs:
+    """Beliefs of all investors as arrays (rows = investors); cohorts hold row slices."""
+
+    def __init__(
+        self,
+        cfg: BeliefsConfig,
+        n: int,
+        exposures: np.ndarray,
+        consensus: np.ndarray,
+        factor_names: list[str],
+        reaction: np.ndarray,
+        rng: np.random.Generator,
+        dtype: type = np.float64,
+    ) -> None:
+        self.cfg = cfg
+        n_f = len(factor_names)
+        n_a = exposures.shape[0]
+        self.factor_names = factor_names
+        self.exposures_t = np.ascontiguousarray(exposures.T.astype(dtype))  # (F, A)
+        self.consensus = consensus.astype(dtype)
+        self.i_cd = factor_names.index("compute_demand")
+        self.i_moat = factor_names.index("frontier_moat")
+        self.i_cost = factor_names.index("cost_of_intelligence")
+
+        bull = rng.random(n) < cfg.bull_share
+        mu = consensus + cfg.prior_dispersion * rng.standard_normal((n, n_f))
+        # bulls and bears disagree about the AI build-out: compute demand and the moat
+        tilt = np.where(bull, 0.5, -0.5) * cfg.bull_bear_gap
+        mu[:, self.i_cd] += tilt
+        mu[:, self.i_moat] += tilt
+        self.mu = mu.astype(dtype)
+        self.tau = np.full((n, n_f), cfg.prior_precision, dtype=dtype)
+        self.trust = (
+            cfg.trust_mean
+            * np.exp(cfg.trust_dispersion * rng.standard_normal(n) - 0.5 * cfg.trust_dispersion**2)
+            * reaction
+        ).astype(dtype)
+        self.jevons = rng.random(n) < cfg.jevons_share
+        self.idio = np.zeros((n, n_a), dtype=dtype)
+        self.idio_tau = np.full(n, cfg.idiosyncratic_precision, dtype=dtype)
+        self.bull = bull
+        self.version = 0  # bumped whenever beliefs change, so values can be cached
+
+    def interpreted(self, signal: np.ndarray, has: np.ndarray, jevons: bool) -> tuple:
+        """The (signal, informs-mask) an investor of the given kind reads from an event."""
+        s = signal.copy()
+        m = has.copy()
+        if jevons and has[self.i_cost]:
+            s[self.i_cd] = -self.cfg.jevons_elasticity * signal[self.i_cost]
+            m[self.i_cd] = True
+        return s, m
+
+    def update(
+        self,
+        rows: np.ndarray,
+        signal: np.ndarray,
+        has: np.ndarray,
+        credibility: float,
+        idio_signal: np.ndarray | None = None,
+    ) -> None:
+        """Bayesian update of the investors ``rows`` (int index) who just learnt an event.
+
+        ``signal`` (F,) is in factor units, ``has`` (F,) marks factors the event speaks about;
+        ``idio_signal`` (A,) optional firm-level signals (NaN where silent), log value.
+        """
+        if rows.size == 0:
+            return
+        jev = self.jevons[rows]
+        for flag in (False, True):
+            r = rows[jev == flag]
+            if r.size == 0:
+                continue
+            s, m = self.interpreted(signal, has, flag)
+            if not m.any():
+                continue
+            cols = np.flatnonzero(m)
+            w = self.trust[r][:, None]
+            mu, tau = bayes_update(
+                self.mu[np.ix_(r, cols)], self.tau[np.ix_(r, cols)], s[cols], credibility, w
+            )
+            self.mu[np.ix_(r, cols)] = mu
+            self.tau[np.ix_(r, cols)] = tau
+        if idio_signal is not None:
+            cols = np.flatnonzero(~np.isnan(idio_signal))
+            if cols.size:
+                w = (self.trust[rows] * credibility)[:, None]
+                t = self.idio_tau[rows][:, None]
+                cur = self.idio[np.ix_(rows, cols)]
+                self.idio[np.ix_(rows, cols)] = (t * cur + w * idio_signal[cols]) / (t + w)
+        self.version += 1
+
+    def decay(self, hours: float) -> None:
+        """Precision fades with a half-life, so that later news can still move beliefs."""
+        f = 0.5 ** (hours / (24.0 * self.cfg.memory_half_life_days))
+        self.tau *= f
+
+    def value_gap(self, rows: slice, out: np.ndarray) -> np.ndarray:
+        """Believed log value minus log V0 (before the anchor), (rows, A), written into ``out``."""
+        np.matmul(self.mu[rows] - self.consensus, self.exposures_t, out=out)
+        out += self.idio[rows]
+        return out

@@ -1,0 +1,126 @@
+"""``run.py run`` and ``run.py plot``: one scenario to files, and redrawing its plots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sim.scenario import ScenarioError, load_scenario, parse_override
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run one scenario and write tables, summary and plots",
+        description="Run a scenario YAML file. Writes daily.csv, intraday.csv, flows.csv, "
+        "beliefs.csv, events.csv, summary.json and plots/ into --out.",
+    )
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("--out", type=Path, help="output folder (default results/<scenario name>/)")
+    p.add_argument("--seed", type=int, help="integer seed (default: the scenario's seed)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a scenario field, e.g. population.cohorts.momentum.share=0.1 (repeatable)",
+    )
+    p.add_argument("--investors", type=int, help="population size (same as --set population.size=N)")
+    p.add_argument(
+        "--replications",
+        type=int,
+        default=1,
+        help="run N seeds and draw fan charts (median, 5-95%% band) with the real path",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_run)
+
+    q = sub.add_parser(
+        "plot",
+        help="redraw the plots of a finished run from its files",
+        description="Redraw plots/ of a run folder from daily.csv, intraday.csv and friends.",
+    )
+    q.add_argument("dir", type=Path, help="a folder written by 'run.py run'")
+    q.set_defaults(func=cmd_plot)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    ov = dict(parse_override(s) for s in args.overrides)
+    if args.investors is not None:
+        ov["population.size"] = args.investors
+    return ov
+
+
+def print_headline(summary: dict) -> None:
+    """A short table: simulated shock-day figures next to the real ones the scenario knows."""
+    m = summary["metrics"]
+    sd = m["shock_date"]
+    ref = summary.get("reference", {})
+    real = ref.get("returns_pct", {})
+    real_idx = ref.get("index_returns_pct", {})
+    real_loss = ref.get("dollar_loss_usd", {})
+    assets = {a["ticker"]: a for a in summary["parameters"]["universe"]["assets"]}
+    sim = m["shock_day"]["returns_pct"]
+    usd = m["shock_day"]["dollar_change_usd"]
+    volm = m["shock_day"]["volume_multiple"]
+    reb = m.get("rebound_pct", {})
+    print(f"\n{summary['scenario']} (seed {summary['seed']}): shock day {sd}")
+    print(f"{'ticker':8s}{'sim %':>9s}{'real %':>9s}{'sim $bn':>10s}{'real $bn':>10s}{'vol x':>7s}{'next %':>8s}")
+    for t, r in sim.items():
+        rr = real.get(t)
+        cap0 = assets[t]["price"] * assets[t]["shares_outstanding"]
+        rl = real_loss.get(t, cap0 * rr / 100 if rr is not None else None)
+        print(
+            f"{t:8s}{r:9.2f}{(f'{rr:9.2f}' if rr is not None else '        -')}"
+            f"{usd[t] / 1e9:10.1f}{(f'{rl / 1e9:10.1f}' if rl is not None else '         -')}"
+            f"{volm[t]:7.1f}{reb.get(t, float('nan')):8.2f}"
+        )
+    for g, r in m["shock_day"]["index_returns_pct"].items():
+        rr = real_idx.get(g)
+        print(f"{'[' + g + ']':16s}{r:9.2f}{(f'{rr:9.2f}' if rr is not None else '        -')}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.api import run_model
+
+    try:
+        ov = _overrides(args)
+        scn = load_scenario(args.scenario, ov)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path("results") / scn.name
+    if args.replications < 1:
+        print("error: --replications must be at least 1", file=sys.stderr)
+        return 2
+    if args.replications > 1:
+        from analysis.ensemble import run_ensemble
+
+        run_ensemble(scn, out, args.replications, seed=args.seed, progress=not args.no_progress)
+        return 0
+    from sim.outputs import write_run
+
+    t0 = time.perf_counter()
+    _, result = run_model(scn, seed=args.seed, progress=not args.no_progress)
+    wall = time.perf_counter() - t0
+    result.diagnostics["wall_seconds"] = round(wall, 3)
+    summary = write_run(result, out)
+    print_headline(summary)
+    print(f"\nwrote {out}/ ({scn.population.size} investors, {wall:.1f} s)")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from analysis.plots import plot_run
+
+    try:
+        paths = plot_run(args.dir)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for p in paths:
+        print(p)
+    return 0

@@ -1,0 +1,296 @@
+"""The Mesa model: scenario -> population -> ticks of (news, orders, clearing, prices).
+
+One ``step`` is one tick of the calendar. In a closed tick news spreads and beliefs update; in
+a trading tick every cohort submits orders, :mod:`sim.clearing` sets prices, trades are booked
+and Mesa's ``DataCollector`` records the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from sim import clearing
+from sim.beliefs import Beliefs
+from sim.calendar import TICK_CLOSED, TICK_OPEN, build_ticks
+from sim.cohorts import COHORT_TYPES, Cohort, MarketMaker
+from sim.market import MarketState
+from sim.news import Diffusion, build_network, ordinary_news, scheduled_events
+from sim.scenario import Scenario
+from sim.universe import build_universe
+
+# Fixed order of random streams: adding a stream at the end keeps earlier streams unchanged.
+STREAMS = ("population", "beliefs", "network", "news_flow", "diffusion", "mesa") + tuple(
+    COHORT_TYPES
+)
+
+
+@dataclass
+class Population:
+    """All investors' state; cohorts hold row slices (views) of these arrays."""
+
+    holdings: np.ndarray  # (N, A) shares
+    cash: np.ndarray  # (N,) USD
+    wealth: np.ndarray  # (N,) USD, marked to market at the last price
+    cohort_of: np.ndarray  # (N,) int8 cohort index
+    bounds: dict[str, tuple[int, int]]
+
+
+def cohort_sizes(n: int, shares: list[float]) -> list[int]:
+    """Head counts per cohort summing to ``n`` (every cohort with a positive share gets >= 1)."""
+    raw = np.array(shares) * n
+    sizes = np.floor(raw).astype(int)
+    sizes[(np.array(shares) > 0) & (sizes == 0)] = 1
+    order = np.argsort(-(raw - np.floor(raw)))
+    i = 0
+    while sizes.sum() < n:
+        sizes[order[i % len(order)]] += 1
+        i += 1
+    while sizes.sum() > n:
+        j = int(np.argmax(sizes))
+        sizes[j] -= 1
+    return sizes.tolist()
+
+
+class MoatshockModel(mesa.Model):
+    """Market of investor cohorts trading a universe of stocks through a price-formation rule."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+        seed = scenario.seed if seed is None else seed
+        ss = np.random.SeedSequence(seed)
+        children = dict(zip(STREAMS, ss.spawn(len(STREAMS)), strict=True))
+        super().__init__(rng=np.random.default_rng(children["mesa"]))
+        self.seed = seed
+        self.scenario = scenario
+        rngs = {k: np.random.default_rng(v) for k, v in children.items()}
+        dtype = np.float32 if scenario.population.dtype == "float32" else np.float64
+
+        self.universe = u = build_universe(scenario)
+        self.ticks = build_ticks(scenario.calendar)
+        self.n_trading = int(self.ticks.trading.sum())
+        self.market = MarketState(
+            u.price0, u.daily_vol, self.ticks.steps_per_session, self.n_trading
+        )
+        self.rotation = scenario.universe.rotation if u.rest is not None else 0.0
+        cap0 = u.market_cap0
+        cash_share = scenario.universe.cash_share
+        self.total_wealth = cap0.sum() / (1.0 - cash_share)
+        self.benchmark = cap0 / self.total_wealth  # neutral fraction of wealth in each asset
+        self.anchor = np.zeros(u.n_assets)
+
+        self._init_population(rngs, dtype)
+        self.beliefs = Beliefs(
+            scenario.beliefs,
+            scenario.population.size,
+            u.exposures,
+            u.consensus,
+            u.factor_names,
+            self._reaction,
+            rngs["beliefs"],
+            dtype,
+        )
+        bounds = list(self.population.bounds.values())
+        net = build_network(scenario.population.size, bounds, scenario.network, rngs["network"])
+        nc = scenario.network.attention_dispersion
+        attention = np.exp(nc * rngs["network"].standard_normal(scenario.population.size) - nc**2 / 2)
+        events = scheduled_events(scenario) + ordinary_news(
+            scenario.news_flow,
+            scenario.calendar.start,
+            scenario.calendar.end,
+            len(u.factor_names),
+            u.n_assets,
+            rngs["news_flow"],
+        )
+        self.diffusion = Diffusion(events, net, attention, scenario.network.q, rngs["diffusion"])
+
+        self.cohorts: dict[str, Cohort] = {}
+        for name, cls in COHORT_TYPES.items():
+            a, b = self.population.bounds[name]
+            cfg = getattr(scenario.population.cohorts, name)
+            self.cohorts[name] = cls(self, slice(a, b), cfg, rngs[name])
+        self.mm: MarketMaker = self.cohorts["market_maker"]  # type: ignore[assignment]
+        self._calibrate_anchor()
+
+        self.tick = 0
+        self.last_volume = np.zeros(u.n_assets)
+        self.last_flows = {k: np.zeros(u.n_assets) for k in self.cohorts}
+        self.last_clearing: clearing.ClearingResult | None = None
+        self.at_limit_count = 0
+        self.max_abs_quote_error = 0.0
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "timestamp": lambda m: m.ticks.start[m.tick - 1],
+                "trading": lambda m: bool(m.ticks.kind[m.tick - 1] != TICK_CLOSED),
+                "log_price": lambda m: m.market.lp.copy(),
+                "volume": lambda m: m.last_volume.copy(),
+                "flows": lambda m: {k: v.copy() for k, v in m.last_flows.items()},
+                "beliefs": lambda m: m.belief_quantiles(),
+                "momentum_active": lambda m: m.cohorts["momentum"].active_share,
+                "retail_opinion": lambda m: m.cohorts["retail"].opinion,
+                "margin_calls": lambda m: m.cohorts["leveraged"].margin_calls,
+            }
+        )
+
+    # -- construction ---------------------------------------------------------------------
+    def _init_population(self, rngs: dict[str, np.random.Generator], dtype: type) -> None:
+        scn = self.scenario
+        n = scn.population.size
+        names = list(COHORT_TYPES)
+        cfgs = [getattr(scn.population.cohorts, k) for k in names]
+        sizes = cohort_sizes(n, [c.share for c in cfgs])
+        rng = rngs["population"]
+        a = self.universe.n_assets
+        wealth = np.zeros(n)
+        cohort_of = np.zeros(n, dtype=np.int8)
+        reaction = np.ones(n)
+        bounds: dict[str, tuple[int, int]] = {}
+        lev_target = np.ones(n)
+        start = 0
+        for i, (name, cfg, size) in enumerate(zip(names, cfgs, sizes, strict=True)):
+            end = start + size
+            bounds[name] = (start, end)
+            cohort_of[start:end] = i
+            if size:
+                w = rng.pareto(cfg.wealth_pareto_alpha, size) + 1.0
+                wealth[start:end] = w / w.sum() * cfg.wealth_share * self.total_wealth
+            reaction[start:end] = getattr(cfg, "reaction", 1.0)
+            lev_target[start:end] = getattr(cfg, "leverage", 1.0)
+            start = end
+        # everyone starts at the benchmark (levered investors at a multiple of it); shares are
+        # then scaled so that exactly the shares outstanding are held
+        holdings = (wealth * lev_target)[:, None] * self.benchmark[None, :] / self.universe.price0
+        holdings *= self.universe.shares / holdings.sum(axis=0)
+        cash = wealth - holdings @ self.universe.price0
+        self.population = Population(
+            holdings=np.ascontiguousarray(holdings, dtype=np.float64),
+            cash=cash.astype(np.float64),
+            wealth=wealth.astype(np.float64),
+            cohort_of=cohort_of,
+            bounds=bounds,
+        )
+        self._reaction = reaction
+        del a
+
+    def _calibrate_anchor(self) -> None:
+        """Set the per-asset valuation anchor so that the market clears at the starting prices.
+
+        The factor model explains *changes* in value; the level the market priced in before the
+        news (everything outside the factors) is the anchor, found by clearing the belief-driven
+        cohorts' schedules alone at the observed prices.
+        """
+        self.wealth_update()
+        elastic = [c for c in self.cohorts.values() if c.elastic]
+        for c in elastic:
+            c.submit()
+        scheds = [c.schedule(kappa=(1.0, 1.0)) for c in elastic]
+        fixed = np.zeros(self.universe.n_assets)
+        res = clearing.batch_auction(self.market.lp, scheds, fixed, None, bracket=2.0)
+        # demand clears at lp0 + x*, so shifting every value by -x* clears at lp0
+        self.anchor = -(res.lp - self.market.lp)
+        # belief-driven investors start at their own targets (no day-one rebalancing wave);
+        # the market maker's position takes up the sub-bin difference so shares still add up
+        p0 = self.universe.price0
+        for c in elastic:
+            c._values_version = -1
+            c.submit()
+            c.holdings[:] = c.wealth[:, None] * c.fractions() / p0
+            c.cash[:] = c.wealth - c.holdings @ p0
+        pop = self.population
+        gap = self.universe.shares - pop.holdings.sum(axis=0)
+        self.mm.holdings += self.mm.split[:, None] * gap[None, :]
+        self.mm.cash -= (self.mm.split[:, None] * gap[None, :]) @ p0
+        self.mm.neutral = self.mm.holdings.sum(axis=0).copy()
+
+    # -- per-step helpers -----------------------------------------------------------------
+    def wealth_update(self) -> None:
+        pop = self.population
+        np.matmul(pop.holdings, self.market.price, out=pop.wealth)
+        pop.wealth += pop.cash
+
+    def belief_quantiles(self) -> dict[str, list[float]]:
+        """5/25/50/75/95% quantiles of each factor belief across all investors."""
+        mu = self.beliefs.mu
+        q = np.percentile(mu, [5, 25, 50, 75, 95], axis=0)
+        return {f: q[:, k].tolist() for k, f in enumerate(self.universe.factor_names)}
+
+    def _news(self, start: np.datetime64, hours: float) -> None:
+        end = start + np.timedelta64(int(round(hours * 60)), "m")
+        for ev in self.diffusion.release(end):
+            if ev.relative:
+                # ordinary news: a small surprise around what the crowd currently believes
+                cur = self.beliefs.mu.mean(axis=0)
+                ev.signal = np.where(np.isnan(ev.signal), np.nan, ev.signal + cur)
+                cur_i = self.beliefs.idio.mean(axis=0)
+                ev.idio = np.where(np.isnan(ev.idio), np.nan, ev.idio + cur_i)
+        for ev, rows in self.diffusion.spread(start, hours):
+            has = ~np.isnan(ev.signal)
+            idio = ev.idio if np.any(~np.isnan(ev.idio)) else None
+            self.beliefs.update(rows, np.nan_to_num(ev.signal), has, ev.credibility, idio)
+
+    # -- the step -------------------------------------------------------------------------
+    def step(self) -> None:
+        t = self.tick
+        ticks = self.ticks
+        if t >= len(ticks):
+            self.running = False
+            return
+        kind = ticks.kind[t]
+        hours = float(ticks.hours[t])
+        self._news(ticks.start[t], hours)
+        self.beliefs.decay(hours)
+        self.tick += 1
+        if kind == TICK_CLOSED:
+            self.last_volume = np.zeros(self.universe.n_assets)
+            return
+        m = self.market
+        m.is_open_tick = kind == TICK_OPEN
+        nxt = t + 1
+        m.is_last_tick = nxt >= len(ticks) or ticks.kind[nxt] != 2 or ticks.day[nxt] != ticks.day[t]
+        if m.is_open_tick:
+            m.day = int(ticks.day[t])
+        self._trade()
+        if m.is_last_tick:
+            m.lp_prev_close = m.lp.copy()
+        self.datacollector.collect(self)
+        if self.tick >= len(ticks):
+            self.running = False
+
+    def _trade(self) -> None:
+        m = self.market
+        pf = self.scenario.price_formation
+        self.wealth_update()
+        cohorts = list(self.cohorts.values())
+        self.agents.do("submit")  # every cohort decides on what it has observed so far
+        others = [c for c in cohorts if c is not self.mm]
+        fixed = np.sum([c.fixed for c in others], axis=0)
+        quote = self.mm.quote()
+        elastic = [c for c in others if c.elastic]
+        if pf.mechanism == "batch_auction":
+            scheds = [c.schedule() for c in elastic]
+            res = clearing.batch_auction(m.lp, scheds, fixed, quote, pf.bracket, pf.tolerance)
+            self.last_clearing = res
+            self.at_limit_count += int(res.at_limit.sum())
+            lp_new = res.lp
+            for c in elastic:
+                c.prepare(lp_new)  # each member's exact demand at the clearing price
+        else:
+            # everyone trades at the last price; the net flow moves the price by sqrt impact
+            for c in elastic:
+                c.schedule()
+                c.prepare(m.lp)
+            net = fixed + np.sum([c.delta.sum(axis=0) for c in elastic], axis=0)
+            u = self.universe
+            lp_new = m.lp + clearing.sqrt_impact(net, u.adv, u.daily_vol, pf.impact_y)
+        for c in others:
+            c.execute(lp_new)
+        flow = np.sum([c.flow for c in others], axis=0)
+        quoted = quote.shares(lp_new - m.lp, np.arange(m.lp.size))
+        self.mm.absorb(flow, lp_new, quoted)
+        self.max_abs_quote_error = max(
+            self.max_abs_quote_error, float(np.max(np.abs(self.mm.quote_error) / self.universe.adv))
+        )
+        self.last_volume = np.sum([c.volume for c in cohorts], axis=0) / 2.0
+        self.last_flows = {k: c.flow.copy() for k, c in self.cohorts.items()}
+        m.record(lp_new, ewma_alpha=1.0 - 0.5 ** (1.0 / pf.volatility_halflife_steps))

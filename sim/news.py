@@ -1,0 +1,205 @@
+"""News events and their diffusion through the investor population.
+
+An investor learns an event either from the media or from contacts (a Bass hazard, per hour)::
+
+    h_j = attention_j * p_e(t) + q * share_of_informed_neighbours_j
+    p_e(t) = p_e0 * 2^(-age / media_half_life)
+
+with ``p_e0`` set so that the media alone reach the fraction ``reach`` of fully attentive
+investors over the event's life. Diffusion runs in every tick, open or closed, which is how a
+weekend story builds an opening gap. The neighbour share comes from a sparse network of fixed
+degree, so its effect does not average away as the population grows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim.scenario import NetworkConfig, NewsEvent, NewsFlowConfig, Scenario
+
+LN2 = np.log(2.0)
+
+
+@dataclass
+class Event:
+    """A released or scheduled news item in model units."""
+
+    time: np.datetime64
+    label: str
+    signal: np.ndarray  # (F,) factor units; NaN where silent
+    idio: np.ndarray  # (A,) log value; NaN where silent
+    credibility: float
+    reach: float
+    half_life_h: float
+    shock: bool
+    relative: bool = False  # ordinary news: signal is a surprise around the current consensus
+    informed: np.ndarray | None = field(default=None, repr=False)
+    n_informed: int = 0
+
+    @property
+    def p0(self) -> float:
+        """Media hazard per hour at release."""
+        return -np.log1p(-min(self.reach, 0.999999)) * LN2 / self.half_life_h
+
+
+def scheduled_events(scn: Scenario) -> list[Event]:
+    fnames, tickers = scn.factor_names, scn.tickers
+    out = []
+    for ev in scn.news:
+        out.append(_from_cfg(ev, fnames, tickers))
+    return out
+
+
+def _from_cfg(ev: NewsEvent, fnames: list[str], tickers: list[str]) -> Event:
+    sig = np.full(len(fnames), np.nan)
+    for k, v in ev.signal.items():
+        sig[fnames.index(k)] = v
+    idio = np.full(len(tickers), np.nan)
+    for t, v in ev.idiosyncratic.items():
+        idio[tickers.index(t)] = v
+    return Event(
+        time=np.datetime64(ev.time, "m"),
+        label=ev.label,
+        signal=sig,
+        idio=idio,
+        credibility=ev.credibility,
+        reach=ev.reach,
+        half_life_h=ev.media_half_life_hours,
+        shock=ev.shock,
+    )
+
+
+def ordinary_news(
+    cfg: NewsFlowConfig,
+    start: dt.date,
+    end: dt.date,
+    n_factors: int,
+    n_assets: int,
+    rng: np.random.Generator,
+) -> list[Event]:
+    """Poisson arrivals of small, fat-tailed surprises (factor-wide and firm-specific)."""
+    t0 = np.datetime64(dt.datetime.combine(start, dt.time(0, 0)), "m")
+    minutes = int((np.datetime64(end) + np.timedelta64(1, "D") - np.datetime64(start)) / np.timedelta64(1, "m"))
+    days = minutes / 1440.0
+    out: list[Event] = []
+
+    def arrivals(rate_per_day: float) -> np.ndarray:
+        n = rng.poisson(rate_per_day * days)
+        return np.sort(rng.integers(0, minutes, size=n))
+
+    for m in arrivals(cfg.rate_per_day):
+        sig = np.full(n_factors, np.nan)
+        sig[rng.integers(n_factors)] = cfg.factor_scale * rng.standard_t(cfg.tail_df)
+        out.append(_ordinary(t0 + np.timedelta64(int(m), "m"), sig, np.full(n_assets, np.nan), cfg))
+    for a in range(n_assets):
+        for m in arrivals(cfg.idiosyncratic_rate_per_day):
+            idio = np.full(n_assets, np.nan)
+            idio[a] = cfg.idiosyncratic_scale * rng.standard_t(cfg.tail_df)
+            sig = np.full(n_factors, np.nan)
+            out.append(_ordinary(t0 + np.timedelta64(int(m), "m"), sig, idio, cfg))
+    out.sort(key=lambda e: e.time)
+    return out
+
+
+def _ordinary(t: np.datetime64, sig: np.ndarray, idio: np.ndarray, cfg: NewsFlowConfig) -> Event:
+    return Event(
+        time=t,
+        label="ordinary news",
+        signal=sig,
+        idio=idio,
+        credibility=cfg.credibility,
+        reach=cfg.reach,
+        half_life_h=cfg.media_half_life_hours,
+        shock=False,
+        relative=True,
+    )
+
+
+def build_network(
+    n: int, cohort_bounds: list[tuple[int, int]], cfg: NetworkConfig, rng: np.random.Generator
+) -> sp.csr_matrix:
+    """Row-normalised adjacency (n x n, ``degree`` links per investor, some within cohort)."""
+    d = cfg.degree
+    rows = np.repeat(np.arange(n, dtype=np.int64), d)
+    cols = rng.integers(0, n, size=n * d)
+    if cfg.homophily > 0:
+        lo = np.empty(n, dtype=np.int64)
+        size = np.empty(n, dtype=np.int64)
+        for a, b in cohort_bounds:
+            lo[a:b] = a
+            size[a:b] = max(b - a, 1)
+        within = rng.random(n * d) < cfg.homophily
+        r = rows[within]
+        cols[within] = lo[r] + (rng.random(r.size) * size[r]).astype(np.int64)
+    data = np.full(n * d, 1.0 / d, dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+class Diffusion:
+    """Who knows which active event; releases events and spreads them tick by tick."""
+
+    def __init__(
+        self,
+        events: list[Event],
+        network: sp.csr_matrix,
+        attention: np.ndarray,
+        q: float,
+        rng: np.random.Generator,
+        saturation: float = 0.995,
+        max_age_hours: float = 24.0 * 14,
+    ) -> None:
+        self.pending = sorted(events, key=lambda e: e.time)
+        self.active: list[Event] = []
+        self.released: list[Event] = []
+        self.net = network
+        self.attention = attention
+        self.q = q
+        self.rng = rng
+        self.n = network.shape[0]
+        self.saturation = saturation
+        self.max_age_hours = max_age_hours
+
+    def release(self, until: np.datetime64) -> list[Event]:
+        """Activate events whose time is before ``until``; returns the newly released."""
+        new = []
+        while self.pending and self.pending[0].time < until:
+            ev = self.pending.pop(0)
+            ev.informed = np.zeros(self.n, dtype=bool)
+            self.active.append(ev)
+            self.released.append(ev)
+            new.append(ev)
+        return new
+
+    def spread(self, now: np.datetime64, hours: float) -> list[tuple[Event, np.ndarray]]:
+        """Advance diffusion over a tick of ``hours``; returns (event, newly informed rows)."""
+        if not self.active:
+            return []
+        out = []
+        informed = np.stack([e.informed for e in self.active], axis=1).astype(np.float32)
+        share = self.net @ informed if self.q > 0 else None
+        keep = []
+        for k, ev in enumerate(self.active):
+            age0 = max((now - ev.time) / np.timedelta64(1, "m") / 60.0, 0.0)
+            hl = ev.half_life_h
+            # media intensity integrated exactly over the tick
+            media = ev.p0 * hl / LN2 * (2.0 ** (-age0 / hl) - 2.0 ** (-(age0 + hours) / hl))
+            rate = self.attention * media
+            if share is not None:
+                rate = rate + self.q * hours * share[:, k]
+            p_new = -np.expm1(-rate)
+            hit = (self.rng.random(self.n) < p_new) & ~ev.informed
+            rows = np.flatnonzero(hit)
+            ev.informed[rows] = True
+            ev.n_informed += rows.size
+            out.append((ev, rows))
+            done = ev.n_informed >= self.saturation * self.n
+            if not done and age0 + hours < self.max_age_hours:
+                keep.append(ev)
+            else:
+                ev.informed = None  # free memory: an event no one else will learn
+        self.active = keep
+        return out
