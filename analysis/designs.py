@@ -115,6 +115,8 @@ class RangeParameter(_Strict):
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
         if self.scale == "log" and self.low <= 0:
             raise ValueError(f"log scale needs low > 0 (got {self.low})")
+        if self.integer and math.floor(self.high) < math.ceil(self.low):
+            raise ValueError(f"no integer lies in [{self.low}, {self.high}]")
         return self
 
 

@@ -102,8 +102,10 @@ def compute_metric(result: RunResult, name: str) -> float:
             raise MetricError(f"unknown ticker {arg!r} (known: {result.tickers})")
         caps = d["market_cap_usd"]
         i = list(caps.index).index(pd.Timestamp(sd))
-        prev = caps.iloc[i - 1] if i > 0 else d["market_cap_usd"].iloc[0] / (
-            1 + d["return_pct"].iloc[0] / 100.0
+        prev = (
+            caps.iloc[i - 1]
+            if i > 0
+            else d["market_cap_usd"].iloc[0] / (1 + d["return_pct"].iloc[0] / 100.0)
         )
         change = float(caps.iloc[i] - prev)
         return change if kind == "dollar_change" else -change

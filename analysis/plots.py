@@ -68,7 +68,6 @@ def plot_price_paths(run: Path, summary: dict) -> None:
     price0 = {a["ticker"]: a["price"] for a in params["universe"]["assets"]}
     tickers = list(price0)
     ts = np.sort(intr["timestamp"].unique())
-    pos = {t: i for i, t in enumerate(ts)}
     mdir = market_data_dir(summary, run)
     ncol = 4
     nrow = int(np.ceil(len(tickers) / ncol))
@@ -101,7 +100,9 @@ def plot_price_paths(run: Path, summary: dict) -> None:
         ax.set_title(t, fontsize=10)
         ax.set_ylabel("% from start", fontsize=8)
         ax.set_xticks(day_starts)
-        ax.set_xticklabels([pd.Timestamp(days[i]).strftime("%d %b") for i in day_starts], fontsize=7, rotation=45)
+        ax.set_xticklabels(
+            [pd.Timestamp(days[i]).strftime("%d %b") for i in day_starts], fontsize=7, rotation=45
+        )
         ax.grid(alpha=0.3)
     for ax in axes[len(tickers) :]:
         ax.set_visible(False)
@@ -121,7 +122,9 @@ def plot_wipeout(run: Path, summary: dict) -> None:
     ref = summary.get("reference", {})
     real_ret = ref.get("returns_pct", {})
     assets = {a["ticker"]: a for a in summary["parameters"]["universe"]["assets"]}
-    change = change.drop(index=[t for t in change.index if assets[t]["group"] == "rest"], errors="ignore")
+    change = change.drop(
+        index=[t for t in change.index if assets[t]["group"] == "rest"], errors="ignore"
+    )
     order = change.sort_values().index
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = np.arange(len(order))
@@ -188,7 +191,9 @@ def plot_order_flow(run: Path, summary: dict) -> None:
             pos += np.where(v > 0, v, 0)
             neg += np.where(v < 0, v, 0)
         ax.set_xticks(x)
-        ax.set_xticklabels([pd.Timestamp(i).strftime("%d %b") for i in d.index], rotation=45, fontsize=8)
+        ax.set_xticklabels(
+            [pd.Timestamp(i).strftime("%d %b") for i in d.index], rotation=45, fontsize=8
+        )
         ax.axhline(0, color="black", lw=0.6)
         ax.set_title(f"{t}: net buying by investor type")
         ax.set_ylabel("% of shares outstanding")

@@ -486,17 +486,18 @@ class _Runner:
             # Anything else is the infrastructure failing (lost scheduler, pickling):
             # stop without recording, so that --resume runs these tasks again.
             raise SweepError(f"task {k} could not be run: {type(exc).__name__}: {exc}") from exc
-        self.fruitless_restarts = 0
         self._write(k, res["values"], res["wall_s"], res["error"], attempt)
         return False
 
-    def _replace_executor(self) -> None:
+    def _replace_executor(self, charged: int) -> None:
         old = self.executor
         if not isinstance(old, ProcessPoolExecutor):
             raise SweepError(f"the executor broke and cannot be recreated ({type(old).__name__})")
-        self.fruitless_restarts += 1
-        if self.fruitless_restarts > self.spec.retries + 3:
-            raise SweepError("the process pool keeps breaking without finishing any task")
+        # Every breakage that charges a task an attempt uses up a finite retry budget, so
+        # only breakages charging nobody (a pool that cannot even start) could loop forever.
+        self.fruitless_restarts = 0 if charged else self.fruitless_restarts + 1
+        if self.fruitless_restarts > 3:
+            raise SweepError("the process pool keeps breaking before running any task")
         new = ProcessPoolExecutor(
             max_workers=old._max_workers,  # type: ignore[attr-defined]
             mp_context=old._mp_context,  # type: ignore[attr-defined]
@@ -510,16 +511,19 @@ class _Runner:
         try:
             while self.todo or self.quarantine or self.inflight:
                 broken = not self._fill()
+                charged = 0  # tasks charged an attempt by a pool breakage this round
                 if self.inflight and not broken:
                     finished, _ = wait(self.inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        broken |= self._collect(fut)
+                        hit = self._collect(fut)
+                        broken |= hit
+                        charged += hit
                 if broken:
                     # A broken pool fails all its futures promptly; gather them first.
                     finished, _ = wait(list(self.inflight))
                     for fut in finished:
-                        self._collect(fut)
-                    self._replace_executor()
+                        charged += self._collect(fut)
+                    self._replace_executor(charged)
         finally:
             for fut in self.inflight:
                 fut.cancel()
@@ -562,6 +566,10 @@ def _prepare(
                     "choose another --out"
                 )
         done, n_ok, n_err = _check_existing(csv_path, columns)
+        if done and max(done) >= record["n_tasks"]:
+            raise SweepError(
+                f"{csv_path}: task {max(done)} is not in this sweep; choose another --out"
+            )
     return design, record, done, n_ok, n_err
 
 

@@ -88,7 +88,7 @@ def _collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     all_ts = pd.to_datetime(np.array(df["timestamp"].tolist(), dtype="M8[m]"))
     rows = []
     for t, q in zip(all_ts, df["beliefs"], strict=True):
-        for f, vals in q.items():
+        for f, vals in (q or {}).items():
             rows.append((t, f, *vals))
     beliefs = pd.DataFrame(rows, columns=["timestamp", "factor", "q05", "q25", "q50", "q75", "q95"])
     n = model.scenario.population.size
@@ -98,7 +98,13 @@ def _collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
         if not e.relative
     ]
     events = pd.DataFrame(ev, columns=["time", "label", "shock", "informed_share"])
-    return {"intraday": intraday, "daily": daily, "flows": flows, "beliefs": beliefs, "events": events}
+    return {
+        "intraday": intraday,
+        "daily": daily,
+        "flows": flows,
+        "beliefs": beliefs,
+        "events": events,
+    }
 
 
 def run_model(

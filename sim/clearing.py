@@ -148,23 +148,38 @@ def batch_auction(
     bracket: float = 0.7,
     tol: float = 1e-10,
 ) -> ClearingResult:
-    """Clear every asset at once: find ``l`` with zero net order flow, within ``+-bracket``."""
+    """Clear every asset at once: find ``l`` with zero net order flow, within ``+-bracket``.
+
+    A narrow bracket (``+-inner``) is tried first, as a 5-minute move is usually small; assets
+    whose root lies outside it are bracketed by the full ``+-bracket``.
+    """
     a = lp_ref.size
     idx_all = np.arange(a)
-    lo = np.full(a, -bracket)
-    hi = np.full(a, bracket)
-    f_lo = excess_demand(lo, idx_all, lp_ref, schedules, fixed, mm)
-    f_hi = excess_demand(hi, idx_all, lp_ref, schedules, fixed, mm)
+    inner = min(0.02, bracket)
+    edges = np.array([-bracket, -inner, inner, bracket])
+    vals = np.stack(
+        [excess_demand(np.full(a, e), idx_all, lp_ref, schedules, fixed, mm) for e in edges]
+    )
+    f_lo, f_in_lo, f_in_hi, f_hi = vals
     x = np.zeros(a)
     at_limit = np.zeros(a, dtype=bool)
-    # no root inside the bracket: the price stops at the bound (a trading limit)
+    # no root inside the full bracket: the price stops at the bound (a trading limit)
     down = f_lo <= 0
     up = f_hi >= 0
     x[down] = -bracket
     x[up & ~down] = bracket
     at_limit[down | up] = True
     solve = ~(down | up)
-    n_eval = 2
+    narrow = solve & (f_in_lo > 0) & (f_in_hi < 0)
+    lo = np.where(narrow, -inner, np.where(f_in_lo <= 0, -bracket, inner))
+    hi = np.where(narrow, inner, np.where(f_in_lo <= 0, -inner, bracket))
+    # an exact zero at an inner edge is already the answer
+    exact_lo = solve & (f_in_lo == 0)
+    exact_hi = solve & (f_in_hi == 0)
+    x[exact_lo] = -inner
+    x[exact_hi] = inner
+    solve &= ~(exact_lo | exact_hi)
+    n_eval = 4
     if solve.any():
         idx = idx_all[solve]
         res = _find_root(lp_ref, schedules, fixed, mm, lo[solve], hi[solve], idx, tol)

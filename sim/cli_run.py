@@ -28,7 +28,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="KEY.PATH=VALUE",
         help="override a scenario field, e.g. population.cohorts.momentum.share=0.1 (repeatable)",
     )
-    p.add_argument("--investors", type=int, help="population size (same as --set population.size=N)")
+    p.add_argument(
+        "--investors", type=int, help="population size (same as --set population.size=N)"
+    )
     p.add_argument(
         "--replications",
         type=int,
@@ -68,7 +70,9 @@ def print_headline(summary: dict) -> None:
     volm = m["shock_day"]["volume_multiple"]
     reb = m.get("rebound_pct", {})
     print(f"\n{summary['scenario']} (seed {summary['seed']}): shock day {sd}")
-    print(f"{'ticker':8s}{'sim %':>9s}{'real %':>9s}{'sim $bn':>10s}{'real $bn':>10s}{'vol x':>7s}{'next %':>8s}")
+    print(
+        f"{'ticker':8s}{'sim %':>9s}{'real %':>9s}{'sim $bn':>10s}{'real $bn':>10s}{'vol x':>7s}{'next %':>8s}"
+    )
     for t, r in sim.items():
         rr = real.get(t)
         cap0 = assets[t]["price"] * assets[t]["shares_outstanding"]

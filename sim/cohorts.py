@@ -38,6 +38,8 @@ class Cohort(mesa.Agent):
         self.cash = pop.cash[rows]
         self.wealth = pop.wealth[rows]
         self.n = self.holdings.shape[0]
+        # neutral fraction of wealth per asset, per unit of leverage (see MoatshockModel)
+        self.bench = model.neutral_weights(self.kind)
         self.delta = np.zeros_like(self.holdings)  # this step's trades, shares
         self.flow = np.zeros(model.universe.n_assets)  # net shares bought this step
         self.volume = np.zeros(model.universe.n_assets)  # shares traded this step (one side)
@@ -57,6 +59,10 @@ class Cohort(mesa.Agent):
         self.cash -= d @ np.exp(lp_exec)
         self.flow = d.sum(axis=0)
         self.volume = np.abs(d).sum(axis=0)
+
+    def ration(self, phi: np.ndarray) -> None:
+        """Fill only a share ``phi`` (per asset) of this step's market orders (limit move)."""
+        self.delta *= phi
 
     # -- helpers ------------------------------------------------------------------------
     def _rebalance_to(self, target_frac: np.ndarray, kappa: float, lp: np.ndarray) -> None:
@@ -86,8 +92,10 @@ class Fundamental(Cohort):
         super().__init__(model, rows, cfg, rng)
         u = model.universe
         var_h = u.daily_vol**2 * cfg.horizon_days
-        self.base = self.leverage * model.benchmark
-        self.inv_g = self.base / (cfg.risk_aversion * var_h)
+        # leverage scales the position, not the conviction: the tilt per unit of mispricing is
+        # the same as an unlevered fund's, so more leverage means larger swings in equity
+        self.base = self.leverage * self.bench
+        self.inv_g = self.bench / (cfg.risk_aversion * var_h)
         self.lo = self._lower()
         self.hi = self._upper()
         self.gap = np.zeros_like(self.holdings)
@@ -99,10 +107,10 @@ class Fundamental(Cohort):
         self.kp = 1.0
 
     def _lower(self) -> np.ndarray:
-        return np.zeros_like(self.model.benchmark)
+        return np.zeros_like(self.bench)
 
     def _upper(self) -> np.ndarray:
-        return self.cfg.max_weight_multiple * self.model.benchmark
+        return self.cfg.max_weight_multiple * self.bench
 
     def kappa(self) -> tuple[float, float]:
         """(gap-closing share, price-response share) for this step; the open takes more."""
@@ -149,6 +157,9 @@ class Fundamental(Cohort):
             self.model.scenario.price_formation.bins,
         )  # fmt: skip
 
+    def ration(self, phi: np.ndarray) -> None:
+        """Schedules are filled in full at the limit price; nothing to ration."""
+
     def prepare(self, lp_decide: np.ndarray) -> None:
         """Each member's order at log prices ``lp_decide`` (the clearing price in an auction)."""
         x = lp_decide - self.model.market.lp
@@ -163,7 +174,10 @@ class Leveraged(Fundamental):
 
     When equity falls below ``maintenance_margin`` x gross exposure, positions are cut (a market
     order at the next step) until equity is ``initial_margin`` x gross: forced selling into a
-    falling market, the fire-sale channel.
+    falling market, the fire-sale channel. Brokers raise margins with volatility (the margin
+    spiral of Brunnermeier and Pedersen, 2009): each position's margin is scaled by
+    ``max(1, vol / vol_normal) ** margin_vol_sensitivity``, so the more levered a fund, the
+    sooner a volatility spike forces it to sell.
     """
 
     kind = "leveraged"
@@ -175,15 +189,16 @@ class Leveraged(Fundamental):
         self.margin_calls = 0
 
     def _lower(self) -> np.ndarray:
-        return -self.cfg.short_limit * self.model.benchmark
+        return -self.cfg.short_limit * self.bench
 
     def _upper(self) -> np.ndarray:
-        return 3.0 * self.leverage * self.model.benchmark
+        return 3.0 * self.leverage * self.bench
 
     def submit(self) -> None:
         super().submit()
-        p = self.model.market.price
-        gross = np.abs(self.holdings) @ p
+        m = self.model.market
+        haircut = np.maximum(m.realised_vol_ratio(), 1.0) ** self.cfg.margin_vol_sensitivity
+        gross = np.abs(self.holdings) @ (m.price * haircut)
         equity = self.wealth
         cfg = self.cfg
         call = equity < cfg.maintenance_margin * gross
@@ -194,13 +209,20 @@ class Leveraged(Fundamental):
                 cut = np.where(
                     equity[call] > 0, 1.0 - equity[call] / (cfg.initial_margin * gross[call]), 1.0
                 )
-            self.forced[call] = -np.clip(cut, 0.0, 1.0)[:, None] * self.holdings[call]
+            # brokers liquidate over several steps, not in one block
+            cut = np.clip(cut, 0.0, 1.0) * np.where(equity[call] > 0, cfg.forced_sale_per_step, 1.0)
+            self.forced[call] = -cut[:, None] * self.holdings[call]
             self.margin_calls += int(call.sum())
         self.fixed = self.forced.sum(axis=0)
 
     def prepare(self, lp_decide: np.ndarray) -> None:
         super().prepare(lp_decide)
         self.delta[~self.active] = self.forced[~self.active]
+
+    def ration(self, phi: np.ndarray) -> None:
+        """Scale the forced (market) orders by ``phi`` per asset (a limit-move rationing)."""
+        rows = ~self.active
+        self.delta[rows] *= phi
 
 
 class Momentum(Cohort):
@@ -239,7 +261,7 @@ class Momentum(Cohort):
         # returns over each horizon (aggregate), then each member reads its own horizon
         r = np.stack([m.lp - m.lp_ago(int(h)) for h in self.horizons])  # (H, A)
         tilt = np.tanh(r / c.signal_scale)[self.h_idx]  # (n, A)
-        frac = self.model.benchmark * (1.0 + c.aggressiveness * tilt)
+        frac = self.bench * (1.0 + c.aggressiveness * tilt)
         self._rebalance_to(frac, c.adjust_per_step, m.lp)
         self.delta[~self.active] = 0.0
         self.fixed = self.delta.sum(axis=0)
@@ -273,7 +295,7 @@ class VolTarget(Cohort):
             ann0 = np.sqrt(m.normal_step_var * m.steps_per_session * 252.0)
             scale = np.minimum(c.max_leverage, c.target_volatility / ann)
             scale0 = np.minimum(c.max_leverage, c.target_volatility / ann0)
-            frac = self.model.benchmark * scale / scale0
+            frac = self.bench * scale / scale0
             self._rebalance_to(frac[None, :], c.adjust_per_day, m.lp)
         self.fixed = self.delta.sum(axis=0)
 
@@ -346,7 +368,7 @@ class Retail(Cohort):
         self.noise += c.sentiment_weight * self.opinion + c.common_noise * xi
         dollars = self.noise * self.zeta
         drop = np.maximum(m.lp_prev_close - m.lp, 0.0)
-        dollars += c.dip_buying * drop * self.model.benchmark / m.steps_per_session
+        dollars += c.dip_buying * drop * self.bench / m.steps_per_session
         dollars *= self.wealth[:, None]
         np.multiply(dollars, np.exp(-m.lp), out=self.delta)
         # no shorting, and buys limited by the cash members are willing to use

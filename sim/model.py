@@ -18,7 +18,7 @@ from sim.calendar import TICK_CLOSED, TICK_OPEN, build_ticks
 from sim.cohorts import COHORT_TYPES, Cohort, MarketMaker
 from sim.market import MarketState
 from sim.news import Diffusion, build_network, ordinary_news, scheduled_events
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.universe import build_universe
 
 # Fixed order of random streams: adding a stream at the end keeps earlier streams unchanged.
@@ -77,7 +77,8 @@ class MoatshockModel(mesa.Model):
         cap0 = u.market_cap0
         cash_share = scenario.universe.cash_share
         self.total_wealth = cap0.sum() / (1.0 - cash_share)
-        self.benchmark = cap0 / self.total_wealth  # neutral fraction of wealth in each asset
+        self._neutral = self._neutral_weights(scenario, cap0, cash_share)
+        self.benchmark = self._neutral["others"]
         self.anchor = np.zeros(u.n_assets)
 
         self._init_population(rngs, dtype)
@@ -94,7 +95,9 @@ class MoatshockModel(mesa.Model):
         bounds = list(self.population.bounds.values())
         net = build_network(scenario.population.size, bounds, scenario.network, rngs["network"])
         nc = scenario.network.attention_dispersion
-        attention = np.exp(nc * rngs["network"].standard_normal(scenario.population.size) - nc**2 / 2)
+        attention = np.exp(
+            nc * rngs["network"].standard_normal(scenario.population.size) - nc**2 / 2
+        )
         events = scheduled_events(scenario) + ordinary_news(
             scenario.news_flow,
             scenario.calendar.start,
@@ -103,7 +106,9 @@ class MoatshockModel(mesa.Model):
             u.n_assets,
             rngs["news_flow"],
         )
-        self.diffusion = Diffusion(events, net, attention, scenario.network.q, rngs["diffusion"])
+        self.diffusion = Diffusion(
+            events, net, attention, scenario.network.q, children["diffusion"]
+        )
 
         self.cohorts: dict[str, Cohort] = {}
         for name, cls in COHORT_TYPES.items():
@@ -126,7 +131,7 @@ class MoatshockModel(mesa.Model):
                 "log_price": lambda m: m.market.lp.copy(),
                 "volume": lambda m: m.last_volume.copy(),
                 "flows": lambda m: {k: v.copy() for k, v in m.last_flows.items()},
-                "beliefs": lambda m: m.belief_quantiles(),
+                "beliefs": lambda m: m.belief_quantiles() if m._hourly() else None,
                 "momentum_active": lambda m: m.cohorts["momentum"].active_share,
                 "retail_opinion": lambda m: m.cohorts["retail"].opinion,
                 "margin_calls": lambda m: m.cohorts["leveraged"].margin_calls,
@@ -134,12 +139,47 @@ class MoatshockModel(mesa.Model):
         )
 
     # -- construction ---------------------------------------------------------------------
+    def _neutral_weights(
+        self, scenario: Scenario, cap0: np.ndarray, cash_share: float
+    ) -> dict[str, np.ndarray]:
+        """Neutral portfolio weights (fractions of wealth, per unit leverage) by cohort kind.
+
+        Levered funds hold the crowded trade: their weights tilt towards the assets most exposed
+        to compute demand by ``crowding`` (the crowded AI long of early 2025); everybody else
+        holds the rest of the float, so that at neutral exactly every share is held.
+        """
+        lev_cfg = scenario.population.cohorts.leveraged
+        wshare = scenario.population.cohorts.normalised("wealth_share")
+        w0 = (1.0 - cash_share) * cap0 / cap0.sum()
+        z = np.clip(
+            self.universe.exposures[:, self.universe.factor_names.index("compute_demand")], 0, None
+        )
+        z = z / z.max() if z.max() > 0 else z
+        tilt = w0 * (1.0 + lev_cfg.crowding * z)
+        lev_unit = tilt * w0.sum() / tilt.sum()
+        w_lev = wshare["leveraged"] * self.total_wealth
+        w_oth = self.total_wealth - w_lev
+        others = (cap0 - w_lev * lev_cfg.leverage * lev_unit) / max(w_oth, 1e-300)
+        if np.any(others <= 0):
+            raise ScenarioError(
+                f"{scenario.name}: population.cohorts.leveraged: leverage x crowding x "
+                "wealth_share leaves no "
+                "shares for the other investors; lower one of them"
+            )
+        return {"leveraged": lev_unit, "others": others}
+
+    def neutral_weights(self, kind: str) -> np.ndarray:
+        """Neutral fraction of wealth per asset (per unit of leverage) for a cohort kind."""
+        return self._neutral["leveraged" if kind == "leveraged" else "others"]
+
     def _init_population(self, rngs: dict[str, np.random.Generator], dtype: type) -> None:
         scn = self.scenario
         n = scn.population.size
         names = list(COHORT_TYPES)
         cfgs = [getattr(scn.population.cohorts, k) for k in names]
-        sizes = cohort_sizes(n, [c.share for c in cfgs])
+        head = scn.population.cohorts.normalised("share")
+        wshare = scn.population.cohorts.normalised("wealth_share")
+        sizes = cohort_sizes(n, [head[k] for k in names])
         rng = rngs["population"]
         a = self.universe.n_assets
         wealth = np.zeros(n)
@@ -154,13 +194,18 @@ class MoatshockModel(mesa.Model):
             cohort_of[start:end] = i
             if size:
                 w = rng.pareto(cfg.wealth_pareto_alpha, size) + 1.0
-                wealth[start:end] = w / w.sum() * cfg.wealth_share * self.total_wealth
+                wealth[start:end] = w / w.sum() * wshare[name] * self.total_wealth
             reaction[start:end] = getattr(cfg, "reaction", 1.0)
             lev_target[start:end] = getattr(cfg, "leverage", 1.0)
             start = end
-        # everyone starts at the benchmark (levered investors at a multiple of it); shares are
-        # then scaled so that exactly the shares outstanding are held
-        holdings = (wealth * lev_target)[:, None] * self.benchmark[None, :] / self.universe.price0
+        # everyone starts at the benchmark (levered investors at a multiple of it); the rounding
+        # left by the benchmark's definition is removed so exactly the float is held
+        weights = np.where(
+            (cohort_of == names.index("leveraged"))[:, None],
+            self._neutral["leveraged"][None, :],
+            self._neutral["others"][None, :],
+        )
+        holdings = (wealth * lev_target)[:, None] * weights / self.universe.price0
         holdings *= self.universe.shares / holdings.sum(axis=0)
         cash = wealth - holdings @ self.universe.price0
         self.population = Population(
@@ -209,6 +254,11 @@ class MoatshockModel(mesa.Model):
         np.matmul(pop.holdings, self.market.price, out=pop.wealth)
         pop.wealth += pop.cash
 
+    def _hourly(self) -> bool:
+        """Belief snapshots are taken hourly (and on closed ticks): quantiles cost O(N)."""
+        t = self.ticks.start[self.tick - 1]
+        return self.ticks.kind[self.tick - 1] == TICK_CLOSED or int(t.astype(int) % 60) == 0
+
     def belief_quantiles(self) -> dict[str, list[float]]:
         """5/25/50/75/95% quantiles of each factor belief across all investors."""
         mu = self.beliefs.mu
@@ -243,6 +293,8 @@ class MoatshockModel(mesa.Model):
         self.tick += 1
         if kind == TICK_CLOSED:
             self.last_volume = np.zeros(self.universe.n_assets)
+            self.last_flows = {k: np.zeros(self.universe.n_assets) for k in self.cohorts}
+            self.datacollector.collect(self)
             return
         m = self.market
         m.is_open_tick = kind == TICK_OPEN
@@ -256,6 +308,21 @@ class MoatshockModel(mesa.Model):
         self.datacollector.collect(self)
         if self.tick >= len(ticks):
             self.running = False
+
+    def _ration(self, res, scheds, fixed, quote, others) -> None:
+        """At a limit move the market orders are filled pro rata with what the book absorbs.
+
+        Like a limit-up/limit-down band: the price stops at the bound and only the part of the
+        market orders that the schedules and the market maker take at that price is executed.
+        """
+        m = self.market
+        idx = np.arange(m.lp.size)
+        x = res.lp - m.lp
+        absorbed = clearing.excess_demand(x, idx, m.lp, scheds, np.zeros_like(fixed), quote)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            phi = np.where(res.at_limit & (fixed != 0), np.clip(-absorbed / fixed, 0.0, 1.0), 1.0)
+        for c in others:
+            c.ration(phi)
 
     def _trade(self) -> None:
         m = self.market
@@ -275,6 +342,8 @@ class MoatshockModel(mesa.Model):
             lp_new = res.lp
             for c in elastic:
                 c.prepare(lp_new)  # each member's exact demand at the clearing price
+            if res.at_limit.any():
+                self._ration(res, scheds, fixed, quote, others)
         else:
             # everyone trades at the last price; the net flow moves the price by sqrt impact
             for c in elastic:

@@ -37,7 +37,9 @@ class Event:
     half_life_h: float
     shock: bool
     relative: bool = False  # ordinary news: signal is a surprise around the current consensus
+    key: tuple[int, int] = (0, 0)  # stable identity: (0, i) scheduled i-th, (1, j) ordinary j-th
     informed: np.ndarray | None = field(default=None, repr=False)
+    rng: np.random.Generator | None = field(default=None, repr=False)
     n_informed: int = 0
 
     @property
@@ -49,8 +51,10 @@ class Event:
 def scheduled_events(scn: Scenario) -> list[Event]:
     fnames, tickers = scn.factor_names, scn.tickers
     out = []
-    for ev in scn.news:
-        out.append(_from_cfg(ev, fnames, tickers))
+    for i, ev in enumerate(scn.news):
+        e = _from_cfg(ev, fnames, tickers)
+        e.key = (0, i)
+        out.append(e)
     return out
 
 
@@ -83,7 +87,10 @@ def ordinary_news(
 ) -> list[Event]:
     """Poisson arrivals of small, fat-tailed surprises (factor-wide and firm-specific)."""
     t0 = np.datetime64(dt.datetime.combine(start, dt.time(0, 0)), "m")
-    minutes = int((np.datetime64(end) + np.timedelta64(1, "D") - np.datetime64(start)) / np.timedelta64(1, "m"))
+    minutes = int(
+        (np.datetime64(end) + np.timedelta64(1, "D") - np.datetime64(start))
+        / np.timedelta64(1, "m")
+    )
     days = minutes / 1440.0
     out: list[Event] = []
 
@@ -102,6 +109,8 @@ def ordinary_news(
             sig = np.full(n_factors, np.nan)
             out.append(_ordinary(t0 + np.timedelta64(int(m), "m"), sig, idio, cfg))
     out.sort(key=lambda e: e.time)
+    for j, e in enumerate(out):
+        e.key = (1, j)
     return out
 
 
@@ -148,7 +157,7 @@ class Diffusion:
         network: sp.csr_matrix,
         attention: np.ndarray,
         q: float,
-        rng: np.random.Generator,
+        seed: np.random.SeedSequence,
         saturation: float = 0.995,
         max_age_hours: float = 24.0 * 14,
     ) -> None:
@@ -158,7 +167,7 @@ class Diffusion:
         self.net = network
         self.attention = attention
         self.q = q
-        self.rng = rng
+        self.seed = seed
         self.n = network.shape[0]
         self.saturation = saturation
         self.max_age_hours = max_age_hours
@@ -169,6 +178,11 @@ class Diffusion:
         while self.pending and self.pending[0].time < until:
             ev = self.pending.pop(0)
             ev.informed = np.zeros(self.n, dtype=bool)
+            # each event draws from its own stream, keyed by its identity, so adding or removing
+            # one event leaves who-hears-when of every other event unchanged
+            ev.rng = np.random.default_rng(
+                np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, *ev.key))
+            )
             self.active.append(ev)
             self.released.append(ev)
             new.append(ev)
@@ -191,7 +205,7 @@ class Diffusion:
             if share is not None:
                 rate = rate + self.q * hours * share[:, k]
             p_new = -np.expm1(-rate)
-            hit = (self.rng.random(self.n) < p_new) & ~ev.informed
+            hit = (ev.rng.random(self.n) < p_new) & ~ev.informed
             rows = np.flatnonzero(hit)
             ev.informed[rows] = True
             ev.n_informed += rows.size
@@ -201,5 +215,6 @@ class Diffusion:
                 keep.append(ev)
             else:
                 ev.informed = None  # free memory: an event no one else will learn
+                ev.rng = None
         self.active = keep
         return out

@@ -20,7 +20,9 @@ from sim.api import RunResult
 def atomic_write(path: Path, write: Callable[[str], None], suffix: str = "") -> None:
     """Call ``write(tmp_path)`` then move the finished file onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -61,7 +63,11 @@ def summary_dict(result: RunResult) -> dict:
 def write_run(result: RunResult, out: Path) -> dict:
     """Write the run's tables, summary and plots into ``out``; returns the summary."""
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(result.daily.assign(date=result.daily["date"].dt.date), out / "daily.csv", float_format="%.6f")
+    write_csv(
+        result.daily.assign(date=result.daily["date"].dt.date),
+        out / "daily.csv",
+        float_format="%.6f",
+    )
     write_csv(result.intraday, out / "intraday.csv", float_format="%.6f")
     write_csv(result.flows, out / "flows.csv", float_format="%.3f")
     write_csv(result.beliefs, out / "beliefs.csv", float_format="%.6f")

@@ -205,8 +205,8 @@ class NetworkConfig(_Strict):
 # Population
 # --------------------------------------------------------------------------------------------
 class CohortBase(_Strict):
-    share: float = Field(ge=0, le=1, description="fraction of investors (head count)")
-    wealth_share: float = Field(ge=0, le=1, description="fraction of total wealth")
+    share: float = Field(ge=0, description="weight in the head count (normalised over cohorts)")
+    wealth_share: float = Field(ge=0, description="weight in total wealth (normalised)")
     wealth_pareto_alpha: float = Field(1.5, gt=1, description="Pareto tail of wealth sizes")
 
 
@@ -263,9 +263,18 @@ class LeveragedConfig(CohortBase):
     adjust_per_step: float = Field(0.03, gt=0, le=1)
     open_adjust: float = Field(0.7, gt=0, le=1)
     price_response_per_step: float = Field(0.03, gt=0, le=1)
-    maintenance_margin: float = Field(0.25, gt=0, lt=1, description="equity/gross floor")
-    initial_margin: float = Field(0.35, gt=0, lt=1, description="equity/gross restored")
+    maintenance_margin: float = Field(0.15, gt=0, lt=1, description="equity/gross floor")
+    initial_margin: float = Field(0.2, gt=0, lt=1, description="equity/gross restored")
+    forced_sale_per_step: float = Field(
+        0.25, gt=0, le=1, description="share of a margin call's cut sold per step"
+    )
+    margin_vol_sensitivity: float = Field(
+        1.0, ge=0, description="margins scale with (vol/normal vol)^this, when vol is above normal"
+    )
     short_limit: float = Field(1.0, ge=0, description="max short, multiple of benchmark")
+    crowding: float = Field(
+        1.0, ge=0, description="overweight of compute-exposed names in their neutral book"
+    )
     reaction: float = Field(1.0, gt=0)
 
     @model_validator(mode="after")
@@ -324,14 +333,19 @@ class CohortsConfig(_Strict):
 
     @model_validator(mode="after")
     def _sums(self) -> CohortsConfig:
+        # shares are weights, normalised here, so a sweep can vary one cohort on its own
         cs = [getattr(self, n) for n in type(self).model_fields]
-        share = sum(c.share for c in cs)
-        wshare = sum(c.wealth_share for c in cs)
-        if abs(share - 1) > 1e-6:
-            raise ValueError(f"cohort shares must sum to 1 (they sum to {share:.6g})")
-        if abs(wshare - 1) > 1e-6:
-            raise ValueError(f"cohort wealth_shares must sum to 1 (they sum to {wshare:.6g})")
+        if sum(c.share for c in cs) <= 0 or sum(c.wealth_share for c in cs) <= 0:
+            raise ValueError("cohort shares and wealth_shares must not all be zero")
+        if self.market_maker.share <= 0 or self.market_maker.wealth_share <= 0:
+            raise ValueError("market_maker needs a positive share and wealth_share")
         return self
+
+    def normalised(self, field: str) -> dict[str, float]:
+        """Each cohort's ``share`` or ``wealth_share`` divided by the total over cohorts."""
+        vals = {n: getattr(getattr(self, n), field) for n in type(self).model_fields}
+        total = sum(vals.values())
+        return {n: v / total for n, v in vals.items()}
 
 
 class PopulationConfig(_Strict):

@@ -63,7 +63,8 @@ def build_universe(scn: Scenario) -> Universe:
     tickers = [a.ticker for a in assets]
     rest = tickers.index(scn.universe.rest_of_market) if scn.universe.rest_of_market else None
     idx = {
-        name: np.array([cfg.members.get(t, 0.0) for t in tickers]) for name, cfg in scn.indices.items()
+        name: np.array([cfg.members.get(t, 0.0) for t in tickers])
+        for name, cfg in scn.indices.items()
     }
     return Universe(
         tickers=tickers,

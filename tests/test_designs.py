@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.designs import SpecError, build_design, load_spec, parse_spec, task_seeds
 from analysis.sweep_analysis import morris_indices, screening_indices, sobol_indices
@@ -318,3 +320,28 @@ def test_all_overrides_are_plain_python() -> None:
     rows = d.all_overrides()
     assert rows == [d.overrides(i) for i in range(16)]
     assert {type(v) for r in rows for v in r.values()} == {int, str, float}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    low=st.floats(-1e6, 1e6),
+    width=st.floats(1e-3, 1e6),
+    scale=st.sampled_from(["linear", "log"]),
+    integer=st.booleans(),
+    method=st.sampled_from(["lhs", "sobol", "morris"]),
+    seed=st.integers(0, 2**32),
+)
+def test_mapped_values_stay_in_range(
+    low: float, width: float, scale: str, integer: bool, method: str, seed: int
+) -> None:
+    if scale == "log":
+        low = abs(low) + 1e-3
+    high = low + width
+    if integer and math.floor(high) < math.ceil(low):
+        high = math.ceil(low) + 1.0
+    param = {"path": "p", "low": low, "high": high, "scale": scale, "integer": integer}
+    design = {"method": method, "n": 8} if method != "morris" else {"method": "morris", "n": 2}
+    x = build_design(spec_of(parameters=[param], design=design, seed=seed)).points["p"].to_numpy()
+    assert (x >= low - 1e-9 * abs(low)).all() and (x <= high + 1e-9 * abs(high)).all()
+    if integer:
+        assert x.dtype == np.int64

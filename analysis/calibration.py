@@ -1,0 +1,1280 @@
+"""Calibration by the method of simulated moments (MSM), on the sweep executors.
+
+A calibration file (YAML) names a base scenario, the real facts to match ("targets"),
+untargeted facts to report ("validation"), the parameters to fit and their bounds::
+
+    name: deepseek_msm
+    base: ../deepseek_2025.yaml              # relative to this file
+    overrides: {population.size: 2000}        # applied to the base at every evaluation
+    targets:
+      - {metric: "shock_return:NVDA", value: -16.97, weight: 2, tolerance: 3}
+      - {metric: "daily_returns:NVDA", statistic: excess_kurtosis, value: 4.1,
+         tolerance: 2, scenario: ../calm_2024.yaml}
+    validation:
+      - {metric: "group_return:sp500_like", value: -1.46, tolerance: 1}
+    parameters:
+      - {path: news.2.credibility, low: 0.2, high: 3.0, scale: log, apply_to: base}
+      - {path: population.cohorts.fundamental.risk_aversion, low: 0.5, high: 6.0}
+    replications: 2
+    seed: 20250127
+    optimizer: {method: differential_evolution, maxiter: 8, popsize: 6, tol: 0.01}
+
+**Targets.** A target is either a run metric of :mod:`analysis.metrics`
+(``shock_return:T`` %, ``volume_multiple:T``, ``group_return:G`` %, ...), or, when it
+has a ``statistic``, a stylized statistic (a key of :func:`analysis.stylized.summary`:
+``daily_volatility``, ``excess_kurtosis``, ``acf_returns_lag1``, ...) of the simulated
+daily log returns named by ``metric: daily_returns:X`` (X a ticker or an index of that
+scenario). ``scenario`` (relative to the calibration file; default: the base) lets a
+target come from another scenario, e.g. a calm period; ``scenario_overrides`` gives
+that scenario's own overrides (the top-level ``overrides`` apply to the base only).
+``tolerance`` is absolute, in the metric's unit; a fact is "within" when
+``|simulated mean - real| <= tolerance``.
+
+**Objective.** ``J(theta) = sum_k w_k ((m_k(theta) - r_k) / s_k)^2`` with ``m_k`` the
+mean of target ``k`` over the replications, ``r_k`` its real value, ``w_k`` its weight
+and ``s_k`` its ``scale`` (default: its tolerance, so J counts squared tolerances).
+
+**Common random numbers.** Replication ``j`` runs with seed ``task_seeds(seed,
+replications)[j]`` (child ``j`` of ``numpy.random.SeedSequence(seed)``) at *every*
+evaluation, so J is a deterministic function of theta: two evaluations differ only
+through their parameters, and the optimiser is not chasing noise.
+
+**Optimiser.** :func:`scipy.optimize.differential_evolution` over the unit cube
+(parameters with ``scale: log`` are searched in log space) with ``updating="deferred"``
+and ``workers=`` a map that sends every (parameter vector, scenario, replication) of a
+generation as one task to a :func:`analysis.sweep.make_executor` executor (local process
+pool or Dask). With ``include_base: true`` the base scenario's own values are one member
+of the initial population, so the fit can only improve on them (in J).
+
+Output directory::
+
+    DIR/calibration.json       resolved spec, seeds, population size (written at start)
+    DIR/evaluations.csv        one line per evaluation, appended + fsync'ed as it finishes
+    DIR/trace.csv              best objective so far after each generation
+    DIR/fitted.json            fitted parameters, objective, every target sim vs real
+    DIR/fitted_scenario.yaml   ``extends:`` the base and sets the fitted values
+    DIR/report.md              targets and out-of-sample facts, misses flagged
+    DIR/trace.png              objective vs generation
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import datetime as dt
+import io
+import math
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from tqdm.auto import tqdm
+
+from analysis.designs import format_validation_error, task_seeds
+from analysis.sweep import execute_task, make_executor
+
+__all__ = [
+    "EVALUATIONS_CSV",
+    "FAILED_OBJECTIVE",
+    "STATISTICS",
+    "CalibrationError",
+    "CalibrationParameter",
+    "CalibrationResult",
+    "CalibrationSpec",
+    "OptimizerConfig",
+    "Target",
+    "check_output_dir",
+    "contributions",
+    "daily_log_returns",
+    "load_calibration",
+    "objective",
+    "parse_calibration",
+    "read_evaluations",
+    "run_calibration",
+    "simulate_metrics",
+]
+
+EVALUATIONS_CSV = "evaluations.csv"
+TRACE_CSV = "trace.csv"
+OUTPUT_FILES = (
+    "calibration.json",
+    EVALUATIONS_CSV,
+    TRACE_CSV,
+    "fitted.json",
+    "fitted_scenario.yaml",
+    "report.md",
+    "trace.png",
+)
+#: Objective given to an evaluation whose simulation failed (the optimiser then avoids it).
+FAILED_OBJECTIVE = 1e12
+#: Stylized statistics a target may name (keys of :func:`analysis.stylized.summary`).
+STATISTICS = (
+    "daily_volatility",
+    "skewness",
+    "excess_kurtosis",
+    "hill_tail_index",
+    "acf_returns_lag1",
+    "acf_abs_returns_mean_1_20",
+    "acf_squared_returns_mean_1_20",
+    "leverage_mean_1_10",
+    "kurtosis_h5",
+    "kurtosis_h20",
+)
+RUN_TASK = "sim.api:evaluate"
+STYLIZED_TASK = "analysis.calibration:simulate_metrics"
+_TICKER_METRICS = (
+    "shock_return",
+    "rebound",
+    "return",
+    "dollar_change",
+    "dollar_loss",
+    "max_drawdown",
+    "volume_multiple",
+)
+_INDEX_METRICS = ("group_return", "group_rebound", "index_return")
+_DATED_METRICS = ("return", "index_return")
+_BASE = "base"
+
+
+class CalibrationError(RuntimeError):
+    """A calibration cannot start or go on; the message is one line naming file and field.
+
+    A ``RuntimeError`` (like :class:`analysis.sweep.SweepError`) rather than a ``ValueError``
+    because scipy's optimiser turns a ``ValueError`` raised in its map into a misleading
+    message of its own.
+    """
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------- spec
+
+
+class Target(_Strict):
+    """One real fact: a run metric, or a stylized statistic of simulated daily returns."""
+
+    metric: str = Field(min_length=3, description="analysis.metrics name, or daily_returns:X")
+    value: float = Field(description="the real value, in the metric's unit")
+    tolerance: float = Field(gt=0, description="acceptable |sim - real|, metric's unit")
+    weight: float = Field(1.0, ge=0, description="w_k in the objective (ignored in validation)")
+    scale: float | None = Field(None, gt=0, description="s_k in the objective; default tolerance")
+    statistic: Literal[STATISTICS] | None = Field(  # type: ignore[valid-type]
+        None, description="stylized statistic of the daily log returns named by metric"
+    )
+    scenario: str | None = Field(None, description="other scenario file, relative to the spec")
+    name: str | None = Field(None, description="column name in the outputs; default derived")
+    source: str = Field("", description="where the real value comes from")
+
+    @model_validator(mode="after")
+    def _check(self) -> Target:
+        if not math.isfinite(self.value):
+            raise ValueError("value must be finite")
+        kind, _, arg = self.metric.partition(":")
+        if self.statistic is not None and kind != "daily_returns":
+            raise ValueError(
+                f"metric: with a statistic, metric must be daily_returns:TICKER_OR_INDEX "
+                f"(got {self.metric!r})"
+            )
+        if self.statistic is None and kind == "daily_returns":
+            raise ValueError(
+                f"statistic: required with metric {self.metric!r} (one of {', '.join(STATISTICS)})"
+            )
+        if not arg:
+            raise ValueError(f"metric: expected NAME:ARGUMENT, got {self.metric!r}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """What the task computes: the metric, or ``statistic(daily_returns:X)``."""
+        return f"{self.statistic}({self.metric})" if self.statistic else self.metric
+
+    @property
+    def label(self) -> str:
+        """Unique name in evaluations.csv, fitted.json and the report."""
+        if self.name:
+            return self.name
+        return self.key if self.scenario is None else f"{self.key}@{Path(self.scenario).stem}"
+
+    @property
+    def s(self) -> float:
+        """Scale s_k of the objective."""
+        return self.scale if self.scale is not None else self.tolerance
+
+
+class CalibrationParameter(_Strict):
+    """A parameter to fit: a dotted scenario path searched on ``[low, high]``."""
+
+    path: str = Field(min_length=1, description="dotted override path, e.g. news.2.credibility")
+    low: float
+    high: float
+    scale: Literal["linear", "log"] = "linear"
+    apply_to: Literal["all", "base"] = Field(
+        "all", description="set it in every scenario, or only in the base (e.g. news.* paths)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CalibrationParameter:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError("low and high must be finite")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.scale == "log" and self.low <= 0:
+            raise ValueError(f"log scale needs low > 0 (got {self.low})")
+        return self
+
+    def from_unit(self, u: float) -> float:
+        """Parameter value at unit coordinate ``u`` in [0, 1]."""
+        u = min(max(float(u), 0.0), 1.0)
+        if self.scale == "log":
+            lo, hi = math.log(self.low), math.log(self.high)
+            return float(min(max(math.exp(lo + u * (hi - lo)), self.low), self.high))
+        return float(self.low + u * (self.high - self.low))
+
+    def to_unit(self, x: float) -> float:
+        """Unit coordinate of value ``x`` (inverse of :meth:`from_unit`)."""
+        if self.scale == "log":
+            return (math.log(x) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (x - self.low) / (self.high - self.low)
+
+
+class OptimizerConfig(_Strict):
+    """Settings of :func:`scipy.optimize.differential_evolution` (same names and meaning).
+
+    The population has ``max(5, popsize * n_parameters)`` members (rounded up to a power
+    of two for ``init: sobol``); at most ``maxiter`` generations follow the initial one.
+    """
+
+    method: Literal["differential_evolution"] = "differential_evolution"
+    maxiter: int = Field(8, ge=0, description="generations after the initial population")
+    popsize: int = Field(6, ge=1, description="population = popsize x number of parameters")
+    tol: float = Field(0.01, ge=0, description="stop when std(J) <= atol + tol |mean(J)|")
+    atol: float = Field(0.0, ge=0)
+    mutation: float | tuple[float, float] = (0.5, 1.0)
+    recombination: float = Field(0.7, ge=0, le=1)
+    strategy: str = "best1bin"
+    init: Literal["latinhypercube", "sobol", "halton", "random"] = "latinhypercube"
+    polish: Literal[False] = Field(
+        False, description="no gradient polishing: J of a simulation is piecewise constant"
+    )
+    include_base: bool = Field(True, description="the base's own values join the first population")
+    seed: int | None = Field(None, ge=0, description="optimiser's random stream; default: seed")
+
+
+class CalibrationSpec(_Strict):
+    """A validated calibration file (see the module docstring for the YAML form)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str | None = None
+    base: str = Field(min_length=1, description="base scenario, relative to this file")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="for the base scenario")
+    scenario_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="other scenario (as written in targets) -> overrides"
+    )
+    targets: list[Target] = Field(min_length=1)
+    validation: list[Target] = Field(default_factory=list)
+    parameters: list[CalibrationParameter] = Field(min_length=1)
+    replications: int = Field(2, ge=1, description="runs per evaluation (one seed each)")
+    holdout_replications: int = Field(
+        0, ge=0, description="fresh seeds on which the fitted parameters are re-run at the end"
+    )
+    seed: int = Field(0, ge=0)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _unique(self) -> CalibrationSpec:
+        labels = [t.label for t in (*self.targets, *self.validation)]
+        if dup := sorted({x for x in labels if labels.count(x) > 1}):
+            raise ValueError(f"duplicate target/validation name(s): {', '.join(dup)}")
+        paths = [p.path for p in self.parameters]
+        if dup := sorted({x for x in paths if paths.count(x) > 1}):
+            raise ValueError(f"duplicate parameter path(s): {', '.join(dup)}")
+        if clash := sorted(set(paths) & set(self.overrides)):
+            raise ValueError(f"overrides: {', '.join(clash)} is also a fitted parameter")
+        for key in self.overrides:
+            for i, p in enumerate(paths):
+                if p.startswith(key + "."):
+                    raise ValueError(
+                        f"overrides.{key} replaces what parameters.{i}.path ({p}) points into, "
+                        "so the fitted scenario would set the wrong field; write a scenario "
+                        "that extends the base instead"
+                    )
+        if sum(t.weight for t in self.targets) <= 0:
+            raise ValueError("targets: at least one target needs a positive weight")
+        used = {t.scenario for t in (*self.targets, *self.validation) if t.scenario}
+        if extra := sorted(set(self.scenario_overrides) - used):
+            raise ValueError(
+                f"scenario_overrides: {', '.join(extra)} is not the scenario of any target"
+            )
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The calibration file this spec was read from (None if built in memory)."""
+        return self._source
+
+    def resolve(self, rel: str) -> Path:
+        """Absolute path of a file named relative to the calibration file."""
+        p = Path(rel)
+        if not p.is_absolute():
+            p = (self._source.parent if self._source else Path.cwd()) / p
+        return p.resolve()
+
+    @property
+    def base_path(self) -> Path:
+        return self.resolve(self.base)
+
+    @property
+    def parameter_paths(self) -> list[str]:
+        return [p.path for p in self.parameters]
+
+    @property
+    def seeds(self) -> list[int]:
+        """Replication seeds, the same at every evaluation (common random numbers)."""
+        return [int(s) for s in task_seeds(self.seed, self.replications)]
+
+    @property
+    def holdout_seeds(self) -> list[int]:
+        """Fresh seeds for the final check: children that follow the replication seeds."""
+        n = self.replications + self.holdout_replications
+        return [int(s) for s in task_seeds(self.seed, n)[self.replications :]]
+
+    def population_size(self) -> int:
+        """Members per generation of differential evolution."""
+        n = max(5, self.optimizer.popsize * len(self.parameters))
+        if self.optimizer.init == "sobol":
+            n = int(2 ** math.ceil(math.log2(n)))
+        return n
+
+
+# -------------------------------------------------------------------------------- loading
+
+
+def _filename(spec: CalibrationSpec) -> str:
+    return spec.source.name if spec.source else "<calibration>"
+
+
+def parse_calibration(
+    data: Any, filename: str = "<calibration>", source: Path | None = None
+) -> CalibrationSpec:
+    """Validate a parsed mapping (no file checks); raises :class:`CalibrationError`."""
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{filename}: expected a mapping of calibration fields at top level")
+    try:
+        spec = CalibrationSpec.model_validate(data)
+    except ValidationError as err:
+        raise CalibrationError(format_validation_error(err, filename)) from None
+    spec._source = source
+    return spec
+
+
+def _scenario_error(filename: str, where: str, err: Exception) -> CalibrationError:
+    text = " ".join(str(err).split())
+    return CalibrationError(f"{filename}: {where}: {text}")
+
+
+def _check_metric(metric: str, statistic: str | None, scn: Any) -> str | None:
+    """Why ``metric`` cannot be computed on scenario ``scn`` (None if it can)."""
+    kind, _, arg = metric.partition(":")
+    tickers, indices = scn.tickers, list(scn.indices)
+    if statistic is not None:
+        if arg not in tickers and arg not in indices:
+            return f"{arg!r} is neither a ticker nor an index of {scn.name} ({tickers + indices})"
+        return None
+    name, _, when = arg.partition("@")
+    if kind in _DATED_METRICS:
+        try:
+            day = dt.date.fromisoformat(when)
+        except ValueError:
+            return f"expected {kind}:NAME@YYYY-MM-DD, got {metric!r}"
+        if not scn.calendar.start <= day <= scn.calendar.end:
+            return f"{day} is outside the calendar of {scn.name}"
+    elif when:
+        return f"{kind} takes no @DATE (got {metric!r})"
+    if kind in _TICKER_METRICS:
+        return None if name in tickers else f"unknown ticker {name!r} (known: {tickers})"
+    if kind in _INDEX_METRICS:
+        return None if name in indices else f"unknown index {name!r} (known: {indices})"
+    known = ", ".join((*_TICKER_METRICS, *_INDEX_METRICS, "daily_returns"))
+    return f"unknown metric {kind!r} (known: {known})"
+
+
+def _dotted_get(data: Any, path: str) -> Any:
+    node = data
+    for part in path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _check_files(spec: CalibrationSpec) -> None:
+    """Every check that needs the scenario files: paths, overrides, bounds, metric names."""
+    from sim.scenario import ScenarioError, load_scenario
+
+    fname = _filename(spec)
+    for key, plan_overrides, items in _scenario_groups(spec):
+        rel = spec.base if key == _BASE else key
+        path = spec.resolve(rel)
+        where = "base" if key == _BASE else f"scenario {rel}"
+        if not path.is_file():
+            raise CalibrationError(f"{fname}: {where}: scenario file not found: {path}")
+        try:
+            scn = load_scenario(path, plan_overrides)
+        except ScenarioError as err:
+            field_name = "overrides" if key == _BASE else f"scenario_overrides.{rel}"
+            raise _scenario_error(fname, field_name, err) from None
+        for section, i, t in items:
+            if why := _check_metric(t.metric, t.statistic, scn):
+                raise CalibrationError(f"{fname}: {section}.{i}.metric: {why}")
+        dumped = scn.model_dump(mode="json")
+        for i, p in enumerate(spec.parameters):
+            if p.apply_to == "base" and key != _BASE:
+                continue
+            try:
+                _dotted_get(dumped, p.path)
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise CalibrationError(
+                    f"{fname}: parameters.{i}.path: {p.path!r} is not a field of {where} "
+                    f"({path.name}); use apply_to: base for parameters of the base only"
+                ) from None
+            for bound in (p.low, p.high):
+                try:
+                    load_scenario(path, {**plan_overrides, p.path: bound})
+                except ScenarioError as err:
+                    raise _scenario_error(
+                        fname, f"parameters.{i} ({p.path} = {bound:g} in {path.name})", err
+                    ) from None
+
+
+def load_calibration(path: str | Path) -> CalibrationSpec:
+    """Read and validate a calibration file, including its scenarios, metrics and bounds.
+
+    Raises :class:`CalibrationError` with a one-line message naming the file and the
+    field; nothing is run or written.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise CalibrationError(f"{path}: cannot read calibration file: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise CalibrationError(f"{path.name}: invalid YAML{where}: {problem}") from None
+    spec = parse_calibration(data, path.name, source=path.resolve())
+    _check_files(spec)
+    return spec
+
+
+# ----------------------------------------------------------------------------- objective
+
+
+def contributions(sim_means: Mapping[str, float], targets: Sequence[Target]) -> dict[str, float]:
+    """Each target's term ``w_k ((m_k - r_k) / s_k)^2`` of the objective (NaN if missing)."""
+    out = {}
+    for t in targets:
+        m = float(sim_means.get(t.label, math.nan))
+        out[t.label] = t.weight * ((m - t.value) / t.s) ** 2
+    return out
+
+
+def objective(sim_means: Mapping[str, float], targets: Sequence[Target]) -> float:
+    """MSM objective ``J = sum_k w_k ((m_k - r_k) / s_k)^2`` (dimensionless).
+
+    ``sim_means`` maps each target's :attr:`Target.label` to the mean over replications of
+    its simulated value. A missing or non-finite value gives :data:`FAILED_OBJECTIVE`.
+    """
+    terms = contributions(sim_means, targets)
+    total = math.fsum(terms.values())
+    return total if math.isfinite(total) else FAILED_OBJECTIVE
+
+
+# ---------------------------------------------------------------------- task (in workers)
+
+
+def daily_log_returns(result: Any, name: str) -> np.ndarray:
+    """Daily close-to-close log returns of ticker or index ``name`` in a run (fraction/day).
+
+    The first session's return is against the starting price (index level 1.0).
+    """
+    from analysis.metrics import index_returns
+
+    if name in result.tickers:
+        d = result.daily[result.daily["ticker"] == name].sort_values("date")
+        pct = d["return_pct"].to_numpy(dtype=float)
+    else:
+        pct = index_returns(result)[name].to_numpy(dtype=float)
+    return np.log1p(pct / 100.0)
+
+
+def _statistic(stat: str, r: np.ndarray) -> float:
+    from analysis import stylized
+
+    direct = {
+        "daily_volatility": lambda a: float(np.std(a, ddof=1)),
+        "skewness": stylized.skewness,
+        "excess_kurtosis": stylized.excess_kurtosis,
+        "hill_tail_index": stylized.hill_tail_index,
+        "acf_returns_lag1": lambda a: float(stylized.acf(a, 1)[0]),
+    }
+    if stat in direct:
+        return float(direct[stat](r))
+    return float(stylized.summary(r)[stat])
+
+
+def simulate_metrics(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """Like :func:`sim.api.evaluate`, and also ``statistic(daily_returns:X)`` metrics.
+
+    Used as the task for scenarios with stylized targets (one run gives every metric).
+    """
+    from analysis.metrics import compute_metric
+    from sim.api import run_scenario
+
+    result = run_scenario(scenario, seed=seed, overrides=dict(overrides))
+    out: dict[str, float] = {}
+    for m in metrics:
+        stat, paren, inner = m.partition("(")
+        if paren and inner.endswith(")"):
+            out[m] = _statistic(stat, daily_log_returns(result, inner[:-1].partition(":")[2]))
+        else:
+            out[m] = compute_metric(result, m)
+    return out
+
+
+# ------------------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One scenario that every evaluation runs ``replications`` times."""
+
+    key: str  # _BASE or the scenario as written in the spec
+    path: str  # absolute
+    overrides: dict[str, Any]
+    parameters: tuple[int, ...]  # indices of the spec parameters applied to it
+    labels: tuple[str, ...]  # target/validation labels it provides
+    metrics: tuple[str, ...]  # task metric names, aligned with labels
+    task: str
+    fit: bool  # True: run at every evaluation; False: validation only, run once at the end
+
+
+def _scenario_groups(
+    spec: CalibrationSpec,
+) -> list[tuple[str, dict[str, Any], list[tuple[str, int, Target]]]]:
+    groups: dict[str, list[tuple[str, int, Target]]] = {_BASE: []}
+    for section, items in (("targets", spec.targets), ("validation", spec.validation)):
+        for i, t in enumerate(items):
+            groups.setdefault(t.scenario or _BASE, []).append((section, i, t))
+    out = []
+    for key, items in groups.items():
+        over = dict(spec.overrides) if key == _BASE else dict(spec.scenario_overrides.get(key, {}))
+        out.append((key, over, items))
+    return out
+
+
+def _plans(spec: CalibrationSpec) -> list[_Plan]:
+    plans = []
+    for key, over, items in _scenario_groups(spec):
+        if not items and key != _BASE:
+            continue
+        params = tuple(
+            i for i, p in enumerate(spec.parameters) if p.apply_to == "all" or key == _BASE
+        )
+        stylized = any(t.statistic for _, _, t in items)
+        plans.append(
+            _Plan(
+                key=key,
+                path=str(spec.resolve(spec.base if key == _BASE else key)),
+                overrides=over,
+                parameters=params,
+                labels=tuple(t.label for _, _, t in items),
+                metrics=tuple(t.key for _, _, t in items),
+                task=STYLIZED_TASK if stylized else RUN_TASK,
+                fit=any(sec == "targets" for sec, _, _ in items),
+            )
+        )
+    return plans
+
+
+@dataclass
+class _Evaluation:
+    """One parameter vector: its runs' values and, once complete, its objective."""
+
+    index: int
+    generation: int | str
+    unit: np.ndarray
+    values: dict[str, float]  # parameter path -> value
+    n_tasks: int
+    fit: bool = True  # False: validation-only scenarios, no objective
+    runs: dict[str, list[float]] = field(default_factory=dict)  # label -> per replication
+    errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    done: int = 0
+    objective: float = math.nan
+
+    def means(self) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in self.runs.items()}
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return "" if math.isnan(x) else repr(float(x))
+    return str(x)
+
+
+class _Engine:
+    """Evaluates generations of parameter vectors on an executor and records them."""
+
+    def __init__(
+        self,
+        spec: CalibrationSpec,
+        executor: Executor,
+        fh: io.TextIOBase,
+        plans: list[_Plan],
+    ) -> None:
+        self.spec = spec
+        self.executor = executor
+        self.fh = fh
+        self.plans = plans
+        self.seeds = spec.seeds
+        self.records: list[_Evaluation] = []
+        self.generation = 0
+        self.all_labels = [t.label for t in (*spec.targets, *spec.validation)]
+        self.columns = [
+            "eval",
+            "generation",
+            *spec.parameter_paths,
+            "objective",
+            *self.all_labels,
+            "n_runs",
+            "wall_s",
+            "status",
+            "error",
+        ]
+        self._write_line(self.columns)
+
+    def _write_line(self, row: Sequence[Any]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([_fmt(x) for x in row])
+        self.fh.write(buf.getvalue())  # one whole line per write, then fsync
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def values_of(self, unit: np.ndarray) -> dict[str, float]:
+        return {p.path: p.from_unit(u) for p, u in zip(self.spec.parameters, unit, strict=True)}
+
+    def _overrides(self, plan: _Plan, values: Mapping[str, float]) -> dict[str, Any]:
+        paths = self.spec.parameter_paths
+        return {**plan.overrides, **{paths[i]: values[paths[i]] for i in plan.parameters}}
+
+    def _finish(self, ev: _Evaluation) -> None:
+        means = ev.means()
+        if ev.fit:
+            ev.objective = FAILED_OBJECTIVE if ev.errors else objective(means, self.spec.targets)
+        self._write_line(
+            [
+                ev.index,
+                ev.generation,
+                *(ev.values[p] for p in self.spec.parameter_paths),
+                ev.objective,
+                *(means.get(k, math.nan) for k in self.all_labels),
+                ev.n_tasks,
+                round(ev.wall_s, 3),
+                "error" if ev.errors else "ok",
+                ev.errors[0] if ev.errors else "",
+            ]
+        )
+
+    def evaluate(
+        self,
+        units: Iterable[np.ndarray],
+        fit: bool = True,
+        generation: int | str | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> list[_Evaluation]:
+        """Run every (vector, scenario, replication) as one task; return the evaluations.
+
+        ``fit``: run the scenarios with targets (else the validation-only ones); ``seeds``:
+        default the replication seeds (common random numbers).
+        """
+        plans = [p for p in self.plans if p.fit == fit]
+        seeds = self.seeds if seeds is None else list(seeds)
+        gen = self.generation if generation is None else generation
+        evals: list[_Evaluation] = []
+        futures: dict[Future[Any], tuple[_Evaluation, _Plan]] = {}
+        try:
+            for unit in units:
+                unit = np.asarray(unit, dtype=float)
+                values = self.values_of(unit)
+                n = len(plans) * len(seeds)
+                ev = _Evaluation(len(self.records), gen, unit.copy(), values, n, fit)
+                self.records.append(ev)
+                evals.append(ev)
+                for plan in plans:
+                    over = self._overrides(plan, values)
+                    for seed in seeds:
+                        fut = self.executor.submit(
+                            execute_task, plan.task, plan.path, over, seed, list(plan.metrics)
+                        )
+                        futures[fut] = (ev, plan)
+            for fut in as_completed(futures):
+                ev, plan = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the executor itself failed (dead pool, lost cluster)
+                    raise CalibrationError(
+                        f"evaluation {ev.index} could not be run: {type(exc).__name__}: {exc}"
+                    ) from exc
+                ev.wall_s += float(res["wall_s"])
+                if res["error"]:
+                    ev.errors.append(f"{plan.key}: {res['error']}")
+                else:
+                    for label, metric in zip(plan.labels, plan.metrics, strict=True):
+                        ev.runs.setdefault(label, []).append(float(res["values"][metric]))
+                ev.done += 1
+                if ev.done == ev.n_tasks:
+                    self._finish(ev)
+        finally:
+            for fut in futures:
+                fut.cancel()
+        return evals
+
+    # scipy calls workers(func, iterable): func(x) for each x, computed here in parallel
+    def __call__(self, func: Any, iterable: Iterable[np.ndarray]) -> list[float]:
+        evals = self.evaluate(list(iterable))
+        if self.generation == 0 and all(ev.errors for ev in evals):
+            raise CalibrationError(
+                f"every evaluation of the first generation failed; first error: {evals[0].errors[0]}"
+            )
+        self.generation += 1
+        return [ev.objective for ev in evals]
+
+    def single(self, unit: np.ndarray) -> float:
+        """Objective at one unit-cube point (what ``func`` means; scipy maps it via __call__)."""
+        return self.evaluate([unit])[0].objective
+
+
+# -------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Outcome of :func:`run_calibration`."""
+
+    name: str
+    out_dir: Path
+    parameters: dict[str, float]
+    objective: float
+    base_objective: float | None
+    n_evaluations: int
+    n_generations: int
+    wall_s: float
+    fitted: dict[str, Any]
+
+
+def _fact_rows(
+    items: Sequence[Target], runs: Mapping[str, list[float]], fit: bool
+) -> list[dict[str, Any]]:
+    rows = []
+    for t in items:
+        vals = [float(v) for v in runs.get(t.label, [])]
+        mean = float(np.mean(vals)) if vals else math.nan
+        dev = mean - t.value
+        row: dict[str, Any] = {
+            "name": t.label,
+            "custom_name": t.name is not None,
+            "metric": t.metric,
+            "statistic": t.statistic,
+            "scenario": t.scenario or "base",
+            "real": t.value,
+            "simulated_mean": mean,
+            "simulated_min": min(vals) if vals else math.nan,
+            "simulated_max": max(vals) if vals else math.nan,
+            "per_replication": vals,
+            "tolerance": t.tolerance,
+            "deviation": dev,
+            "within": bool(abs(dev) <= t.tolerance),
+            "source": t.source,
+        }
+        if fit:
+            row["weight"] = t.weight
+            row["scale"] = t.s
+            row["contribution"] = t.weight * (dev / t.s) ** 2
+        rows.append(row)
+    return rows
+
+
+def _git_state(repo: Path) -> dict[str, Any]:
+    """Commit of the code that ran and whether sim/ had local changes (read-only git)."""
+    out: dict[str, Any] = {"commit": None, "sim_modified": None}
+    with contextlib.suppress(Exception):
+        rev = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        out["commit"] = rev.stdout.strip()
+        st = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "sim", "analysis/metrics.py"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        out["sim_modified"] = bool(st.stdout.strip())
+    return out
+
+
+def _relative(target: Path, start: Path) -> str:
+    try:
+        return os.path.relpath(target, start)
+    except ValueError:  # different drives: no relative path exists
+        return str(target)
+
+
+def fitted_scenario_text(
+    spec: CalibrationSpec, values: Mapping[str, float], out_dir: Path, header: str = ""
+) -> str:
+    """YAML of a scenario that ``extends:`` the base and sets ``values`` (dotted paths).
+
+    Paths through mappings become nested mappings (merged into the base by ``extends:``).
+    A path through a list (``news.2.credibility``) writes that whole list, changed, since a
+    child's list replaces its parent's; the base's other entries are copied unchanged.
+    """
+    from sim.scenario import apply_overrides, load_raw
+
+    base_raw = load_raw(spec.base_path)
+    changed = apply_overrides(base_raw, dict(values), spec.base_path.name)
+    nested: dict[str, Any] = {}
+    for path in values:
+        parts = path.split(".")
+        node: Any = changed
+        cut = len(parts)
+        for i, part in enumerate(parts):
+            if isinstance(node, list):
+                cut = i  # write the list that holds the value, whole
+                break
+            node = node[part]
+        keys = parts[:cut] if cut < len(parts) else parts
+        value = _dotted_get(changed, ".".join(keys))
+        tgt = nested
+        for k in keys[:-1]:
+            tgt = tgt.setdefault(k, {})
+        tgt[keys[-1]] = copy.deepcopy(value)
+    doc = {"extends": _relative(spec.base_path, out_dir.resolve()), **nested}
+    if "name" not in nested:
+        doc["name"] = f"{spec.name}_fitted"
+    return header + yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def _md_num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e6 or ax < 1e-3):
+        return f"{x:.3g}"
+    return f"{x:.3f}" if ax < 100 else f"{x:.1f}"
+
+
+def _fact_table(rows: list[dict[str, Any]], fit: bool) -> list[str]:
+    head = "| fact | scenario | real | simulated mean [min, max] | tolerance | verdict |"
+    sep = "|---|---|---:|---|---:|---|"
+    if fit:
+        head += " weight | J term |"
+        sep += "---:|---:|"
+    lines = [head, sep]
+    for r in rows:
+        what = f"{r['statistic']} of {r['metric']}" if r["statistic"] else r["metric"]
+        fact = f"{r['name']} ({what})" if r.get("custom_name") else r["name"]
+        sim = (
+            f"{_md_num(r['simulated_mean'])} "
+            f"[{_md_num(r['simulated_min'])}, {_md_num(r['simulated_max'])}]"
+        )
+        verdict = "within" if r["within"] else f"**MISS** (off by {_md_num(r['deviation'])})"
+        line = (
+            f"| {fact} | {r['scenario']} | {_md_num(r['real'])} | {sim} | "
+            f"±{_md_num(r['tolerance'])} | {verdict} |"
+        )
+        if fit:
+            line += f" {r['weight']:g} | {_md_num(r['contribution'])} |"
+        lines.append(line)
+    return lines
+
+
+def _report(fitted: dict[str, Any]) -> str:
+    opt = fitted["optimizer"]
+    lines = [
+        f"# Calibration `{fitted['name']}`",
+        "",
+        f"Method of simulated moments: minimise J = sum_k w_k ((m_k - r_k)/s_k)^2 with m_k the "
+        f"mean over {fitted['replications']} replications (common random numbers: seeds "
+        f"{fitted['seeds']} at every evaluation), by differential evolution "
+        f"(population {fitted['population_size']}, maxiter {opt['maxiter']}, "
+        f"tol {opt['tol']}, strategy {opt['strategy']}, init {opt['init']}, no polish).",
+        "",
+        f"- spec: `{fitted['spec_file']}`; base: `{fitted['base']}`; overrides at every "
+        f"evaluation: `{fitted['overrides']}`",
+        f"- evaluations: {fitted['n_evaluations']} in {fitted['n_generations']} generations, "
+        f"{fitted['wall_s'] / 60:.1f} min wall; optimiser: {fitted['optimizer_message']}",
+        f"- objective J: fitted **{_md_num(fitted['objective'])}**"
+        + (
+            f" (hand-set base values: {_md_num(fitted['base_objective'])})"
+            if fitted["base_objective"] is not None
+            else ""
+        ),
+        f"- code: commit {fitted['code']['commit']}"
+        + (" with local changes in sim/" if fitted["code"]["sim_modified"] else ""),
+        "",
+        "## Fitted parameters",
+        "",
+        "| parameter | low | high | scale | base value | fitted | note |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for p in fitted["parameter_table"]:
+        note = "at a bound: the optimum may lie outside" if p["at_bound"] else ""
+        lines.append(
+            f"| `{p['path']}` | {p['low']:g} | {p['high']:g} | {p['scale']} | "
+            f"{_md_num(p['base_value'])} | **{p['fitted']:.4g}** | {note} |"
+        )
+    t = fitted["targets"]
+    n_in = sum(r["within"] for r in t)
+    lines += [
+        "",
+        f"## Targets (fitted): {n_in} of {len(t)} within tolerance",
+        "",
+        *_fact_table(t, fit=True),
+    ]
+    v = fitted["validation"]
+    if v:
+        n_in = sum(r["within"] for r in v)
+        lines += [
+            "",
+            f"## Out-of-sample validation (NOT targeted): {n_in} of {len(v)} within tolerance",
+            "",
+            "These facts played no part in the fit; they test it.",
+            "",
+            *_fact_table(v, fit=False),
+        ]
+    h = fitted.get("holdout")
+    if h:
+        rows = [*h["targets"], *h["validation"]]
+        n_in = sum(r["within"] for r in rows)
+        lines += [
+            "",
+            f"## Fresh seeds: the fitted parameters on {len(h['seeds'])} seeds not used in the "
+            f"fit: {n_in} of {len(rows)} within tolerance (J = {_md_num(h['objective'])})",
+            "",
+            "Same parameters, new random streams: how much of the fit is the particular seeds.",
+            "",
+            *_fact_table(rows, fit=False),
+        ]
+    misses = [r["name"] for r in (*t, *v) if not r["within"]]
+    lines += ["", "## Misses", ""]
+    lines += [f"- {m}" for m in misses] if misses else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def _plot_trace(trace: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.outputs import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    g = [r["generation"] for r in trace]
+    ax.plot(g, [r["best_objective"] for r in trace], "o-", label="best so far")
+    ax.plot(g, [r["generation_best"] for r in trace], "x", color="grey", label="generation best")
+    ax.set_xlabel("generation (0 = initial population)")
+    ax.set_ylabel("objective J")
+    if all(r["generation_best"] > 0 for r in trace):
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda t: fig.savefig(t, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def check_output_dir(out_dir: str | Path) -> None:
+    """Raise :class:`CalibrationError` if ``out_dir`` cannot take a new calibration."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CalibrationError(f"{out} exists and is not a directory")
+    if (out / EVALUATIONS_CSV).exists():
+        raise CalibrationError(
+            f"{out / EVALUATIONS_CSV} already holds a calibration; choose another --out"
+        )
+
+
+def _base_values(spec: CalibrationSpec) -> dict[str, float | None]:
+    from sim.scenario import load_scenario
+
+    dumped = load_scenario(spec.base_path, spec.overrides).model_dump(mode="json")
+    out: dict[str, float | None] = {}
+    for p in spec.parameters:
+        v = _dotted_get(dumped, p.path)
+        out[p.path] = float(v) if isinstance(v, int | float) else None
+    return out
+
+
+def run_calibration(
+    spec: CalibrationSpec | str | Path,
+    out_dir: str | Path,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    maxiter: int | None = None,
+    progress: bool = True,
+) -> CalibrationResult:
+    """Fit ``spec``'s parameters to its targets and write the outputs into ``out_dir``.
+
+    ``executor``: any ``concurrent.futures.Executor`` (see
+    :func:`analysis.sweep.make_executor`); default a local process pool of ``workers``.
+    ``maxiter`` overrides the spec's optimiser setting. Raises :class:`CalibrationError`
+    on bad input before anything is written.
+    """
+    from scipy.optimize import differential_evolution
+
+    from sim.outputs import atomic_write, write_csv, write_json
+
+    t0 = time.perf_counter()
+    if not isinstance(spec, CalibrationSpec):
+        spec = load_calibration(spec)
+    if maxiter is not None:
+        if maxiter < 0:
+            raise CalibrationError(f"maxiter must be >= 0, got {maxiter}")
+        spec = spec.model_copy(
+            update={"optimizer": spec.optimizer.model_copy(update={"maxiter": maxiter})}
+        )
+    out = Path(out_dir)
+    check_output_dir(out)
+    plans = _plans(spec)
+    base_values = _base_values(spec)
+    opt = spec.optimizer
+    x0 = None
+    if opt.include_base:
+        bv = [base_values[p.path] for p in spec.parameters]
+        if all(
+            v is not None and p.low <= v <= p.high for p, v in zip(spec.parameters, bv, strict=True)
+        ):
+            x0 = np.array([p.to_unit(v) for p, v in zip(spec.parameters, bv, strict=True)])
+    seeds = spec.seeds
+    record = {
+        "name": spec.name,
+        "spec_file": str(spec.source) if spec.source else None,
+        "spec": spec.model_dump(mode="json"),
+        "base": str(spec.base_path),
+        "seeds": seeds,
+        "population_size": spec.population_size(),
+        "scenarios": [
+            {"scenario": p.key, "path": p.path, "task": p.task, "fit": p.fit, "metrics": p.metrics}
+            for p in plans
+        ],
+        "objective": "J = sum_k weight_k ((mean_k - real_k) / scale_k)^2, scale = tolerance",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(record, out / "calibration.json")
+
+    n_gen_total = opt.maxiter + 1
+    trace: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(
+                make_executor(workers=workers, preload=("sim.api", "analysis.calibration"))
+            )
+        fh = stack.enter_context((out / EVALUATIONS_CSV).open("w", encoding="utf-8", newline=""))
+        bar = stack.enter_context(
+            tqdm(
+                total=n_gen_total,
+                desc=f"calibrate {spec.name}",
+                unit="gen",
+                disable=not progress,
+                dynamic_ncols=True,
+            )
+        )
+        engine = _Engine(spec, executor, fh, plans)
+
+        def mapper(func: Any, iterable: Iterable[np.ndarray]) -> list[float]:
+            first = len(engine.records)
+            energies = engine(func, iterable)
+            ok = [r for r in engine.records if r.objective == r.objective]
+            best = min(ok, key=lambda r: r.objective)
+            gen_best = float(np.min(energies)) if len(energies) else math.nan
+            trace.append(
+                {
+                    "generation": engine.generation - 1,
+                    "n_evaluations": len(engine.records),
+                    "generation_evaluations": len(engine.records) - first,
+                    "generation_best": gen_best,
+                    "best_objective": best.objective,
+                    **best.values,
+                }
+            )
+            write_csv(pd.DataFrame(trace), out / TRACE_CSV)
+            bar.update(1)
+            bar.set_postfix(best=f"{best.objective:.4g}", evals=len(engine.records), refresh=True)
+            return energies
+
+        res = differential_evolution(
+            engine.single,
+            bounds=[(0.0, 1.0)] * len(spec.parameters),
+            strategy=opt.strategy,
+            maxiter=opt.maxiter,
+            popsize=opt.popsize,
+            tol=opt.tol,
+            atol=opt.atol,
+            mutation=opt.mutation,
+            recombination=opt.recombination,
+            rng=np.random.default_rng(opt.seed if opt.seed is not None else spec.seed),
+            polish=False,
+            init=opt.init,
+            updating="deferred",
+            workers=mapper,
+            x0=x0,
+        )
+        fitted_evals = [r for r in engine.records if r.objective == r.objective]
+        best = min(fitted_evals, key=lambda r: r.objective)
+        if best.errors:
+            raise CalibrationError(
+                f"every evaluation failed; first error: {engine.records[0].errors[0]}"
+            )
+        runs = dict(best.runs)
+        if any(not p.fit for p in plans):  # validation-only scenarios: once, at the optimum
+            final = engine.evaluate([best.unit], fit=False, generation="validation")[0]
+            runs.update(final.runs)
+        holdout = None
+        if spec.holdout_replications:
+            holdout = engine.evaluate([best.unit], generation="holdout", seeds=spec.holdout_seeds)[
+                0
+            ]
+        bar.close()
+
+    base_objective = None
+    if x0 is not None:
+        base_eval = engine.records[_x0_index(engine.records, x0)]
+        base_objective = base_eval.objective
+    target_rows = _fact_rows(spec.targets, runs, fit=True)
+    validation_rows = _fact_rows(spec.validation, runs, fit=False)
+    span = {p.path: p for p in spec.parameters}
+    param_table = []
+    for path, v in best.values.items():
+        p = span[path]
+        u = p.to_unit(v)
+        param_table.append(
+            {
+                "path": path,
+                "low": p.low,
+                "high": p.high,
+                "scale": p.scale,
+                "base_value": base_values[path],
+                "fitted": v,
+                "at_bound": bool(u < 0.01 or u > 0.99),
+            }
+        )
+    wall = time.perf_counter() - t0
+    fitted = {
+        "name": spec.name,
+        "spec_file": str(spec.source) if spec.source else None,
+        "base": str(spec.base_path),
+        "overrides": spec.overrides,
+        "parameters": best.values,
+        "parameter_table": param_table,
+        "objective": best.objective,
+        "base_objective": base_objective,
+        "best_evaluation": best.index,
+        "targets": target_rows,
+        "validation": validation_rows,
+        "seeds": seeds,
+        "replications": spec.replications,
+        "holdout": None
+        if holdout is None
+        else {
+            "seeds": spec.holdout_seeds,
+            "objective": holdout.objective,
+            "targets": _fact_rows(spec.targets, holdout.runs, fit=True),
+            "validation": _fact_rows(
+                [t for t in spec.validation if t.label in holdout.runs], holdout.runs, fit=False
+            ),
+        },
+        "population_size": spec.population_size(),
+        "optimizer": opt.model_dump(mode="json"),
+        "optimizer_message": str(res.message),
+        "n_evaluations": len(engine.records),
+        "n_generations": len(trace),
+        "wall_s": wall,
+        "code": _git_state(Path(__file__).resolve().parents[1]),
+    }
+    write_json(fitted, out / "fitted.json")
+    header = (
+        f"# Fitted by `calibrate {fitted['spec_file']}` (objective J = {best.objective:.6g}).\n"
+        f"# Fitted at overrides {spec.overrides} with seeds {seeds}; see fitted.json and report.md.\n"
+    )
+    text = fitted_scenario_text(spec, best.values, out, header)
+    atomic_write(out / "fitted_scenario.yaml", lambda t: Path(t).write_text(text, encoding="utf-8"))
+    _verify_fitted_scenario(out / "fitted_scenario.yaml", best.values)
+    atomic_write(out / "report.md", lambda t: Path(t).write_text(_report(fitted), encoding="utf-8"))
+    _plot_trace(trace, out / "trace.png")
+    if progress:
+        print(
+            f"calibrate {spec.name}: J = {best.objective:.4g} after {len(engine.records)} "
+            f"evaluations, {wall / 60:.1f} min; {out / 'report.md'}"
+        )
+    return CalibrationResult(
+        name=spec.name,
+        out_dir=out,
+        parameters=dict(best.values),
+        objective=best.objective,
+        base_objective=base_objective,
+        n_evaluations=len(engine.records),
+        n_generations=len(trace),
+        wall_s=wall,
+        fitted=fitted,
+    )
+
+
+def _x0_index(records: list[_Evaluation], x0: np.ndarray) -> int:
+    """Index of the evaluation at the base's values (scipy puts x0 first in generation 0)."""
+    gen0 = [r for r in records if r.generation == 0]
+    return min(gen0, key=lambda r: float(np.abs(r.unit - x0).max())).index
+
+
+def _verify_fitted_scenario(path: Path, values: Mapping[str, float]) -> None:
+    """The written scenario must load and hold exactly the fitted values."""
+    from sim.scenario import load_scenario
+
+    dumped = load_scenario(path).model_dump(mode="json")
+    for p, v in values.items():
+        got = _dotted_get(dumped, p)
+        if not math.isclose(float(got), float(v), rel_tol=1e-12, abs_tol=1e-12):
+            raise CalibrationError(f"{path}: {p} reads back as {got}, expected {v}")
+
+
+def read_evaluations(out_dir: str | Path) -> pd.DataFrame:
+    """``DIR/evaluations.csv`` as a DataFrame (a line torn by a kill is dropped).
+
+    ``generation`` is the optimiser's generation (0 = initial population), or
+    ``validation`` / ``holdout`` for the final runs at the fitted parameters.
+    """
+    text = (Path(out_dir) / EVALUATIONS_CSV).read_text(encoding="utf-8")
+    text = text[: text.rfind("\n") + 1]
+    return pd.read_csv(io.StringIO(text), dtype={"generation": str, "error": str})

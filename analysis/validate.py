@@ -1,0 +1,472 @@
+"""Validation: the stylized facts of simulated daily returns against a real price series.
+
+``validate`` runs a scenario with N seeds (``analysis.ensemble.replication_seeds``), takes the
+daily log returns ``ln(close_t / close_{t-1})`` (fraction per session; the first session against
+the scenario's starting price) of one ticker in each replication, and measures them with the
+same estimators as the real series (:mod:`analysis.stylized`). It writes into ``out``:
+
+* ``validation.json`` -- ``{"statistics": {NAME: {"simulated_median", "simulated_min",
+  "simulated_max", "real", "check", "passed"}}, "scenario", "ticker", "replications",
+  "seeds", "real_file", ...}``; a statistic that cannot be estimated on the series at hand
+  (e.g. the Hill index or the 20-day kurtosis on fewer than 200 returns) is ``null``;
+* ``report.md`` -- the table (statistic, simulated median [min, max], real, check, pass/miss)
+  with the figures embedded by relative path;
+* ``plots/acf.png`` (ACF of returns and of ``|returns|``, simulated median with min-max band
+  against the real series), ``plots/distribution.png`` (standardised returns, log-scale density,
+  simulated pooled against real and the normal) and ``plots/qq.png`` (QQ plot against the
+  normal).
+
+The checks are the three facts a calm market should show (Cont 2001): fat tails (excess
+kurtosis > 2), no linear predictability (|ACF of returns at lag 1| < 0.1) and volatility
+clustering (mean ACF of |returns| over lags 1-20 > 0.05), applied to the simulated median.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import stylized
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+
+    from sim.scenario import Scenario
+
+__all__ = [
+    "CHECKS",
+    "MIN_RETURNS",
+    "STATISTICS",
+    "ValidationError",
+    "check_statistic",
+    "daily_log_returns",
+    "stylized_facts",
+    "validate",
+]
+
+# fewer daily returns than this cannot say anything about lags 1-20
+MIN_RETURNS = 40
+
+# name -> (description, estimator on a cleaned 1-D array); the keys of stylized.summary()
+STATISTICS: dict[str, tuple[str, Callable[[np.ndarray], float]]] = {
+    "n_obs": ("number of daily returns", lambda a: float(a.size)),
+    "daily_volatility": (
+        "std of daily log returns (fraction per day)",
+        lambda a: float(a.std(ddof=1)),
+    ),
+    "skewness": ("skewness", stylized.skewness),
+    "excess_kurtosis": ("excess kurtosis (0 for a normal)", stylized.excess_kurtosis),
+    "hill_tail_index": (
+        "Hill tail index of |r| at 5 % (lower = fatter)",
+        lambda a: stylized.hill_tail_index(a, 0.05),
+    ),
+    "acf_returns_lag1": ("ACF of returns at lag 1", lambda a: float(stylized.acf(a, 1)[0])),
+    "acf_abs_returns_mean_1_20": (
+        "mean ACF of |r|, lags 1-20",
+        lambda a: stylized.volatility_clustering(a, range(1, 21)),
+    ),
+    "acf_squared_returns_mean_1_20": (
+        "mean ACF of r^2, lags 1-20",
+        lambda a: float(stylized.acf_squared_returns(a, 20).mean()),
+    ),
+    "leverage_mean_1_10": (
+        "mean corr(r_t, r_{t+k}^2), k = 1-10",
+        lambda a: float(stylized.leverage_effect(a, 10).mean()),
+    ),
+    "kurtosis_h5": (
+        "excess kurtosis of 5-day returns",
+        lambda a: stylized.aggregational_gaussianity(a, (5,))[5],
+    ),
+    "kurtosis_h20": (
+        "excess kurtosis of 20-day returns",
+        lambda a: stylized.aggregational_gaussianity(a, (20,))[20],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A stylized fact the simulated median must show: ``op`` is ">" or "abs<"."""
+
+    op: str
+    threshold: float
+
+    def __str__(self) -> str:
+        return f"> {self.threshold:g}" if self.op == ">" else f"|x| < {self.threshold:g}"
+
+    def passed(self, value: float | None) -> bool | None:
+        if value is None or not math.isfinite(value):
+            return None
+        return value > self.threshold if self.op == ">" else abs(value) < self.threshold
+
+
+CHECKS: dict[str, Check] = {
+    "excess_kurtosis": Check(">", 2.0),
+    "acf_returns_lag1": Check("abs<", 0.1),
+    "acf_abs_returns_mean_1_20": Check(">", 0.05),
+}
+
+DEFAULT_START = "2016-01-01"
+DEFAULT_END = "2024-12-31"
+
+
+class ValidationError(ValueError):
+    """Bad input to a validation (missing file, unknown ticker, too-short series); one line."""
+
+
+def check_statistic(name: str, value: float | None) -> bool | None:
+    """Whether ``value`` of statistic ``name`` passes its check (None: no check or no value)."""
+    c = CHECKS.get(name)
+    return None if c is None else c.passed(value)
+
+
+def stylized_facts(r: Any) -> dict[str, float | None]:
+    """Every statistic of :data:`STATISTICS` on returns ``r`` (None where not estimable).
+
+    Identical to :func:`analysis.stylized.summary` when that one works (>= 200 returns); on
+    shorter series the statistics that need more data are None instead of an error.
+    """
+    a = np.asarray(r, dtype=float)
+    a = a[~np.isnan(a)]
+    out: dict[str, float | None] = {}
+    for name, (_, fn) in STATISTICS.items():
+        try:
+            v = float(fn(a))
+        except ValueError:
+            v = None
+        out[name] = v if v is not None and math.isfinite(v) else None
+    return out
+
+
+def daily_log_returns(daily: pd.DataFrame, ticker: str) -> np.ndarray:
+    """Daily log returns (fraction) of ``ticker`` from a run's ``daily`` table, in date order.
+
+    ``return_pct`` is the simple close-to-close return in percent (the first session against
+    the starting price), so the log return is ``log1p(return_pct / 100)``.
+    """
+    d = daily[daily["ticker"] == ticker].sort_values("date")
+    return np.log1p(d["return_pct"].to_numpy(dtype=float) / 100.0)
+
+
+def _simulate_returns(scenario: Scenario, seed: int) -> pd.DataFrame:
+    """Worker: one replication's daily table (date, ticker, close, return_pct)."""
+    from sim.api import run_model
+
+    _, res = run_model(scenario, seed=seed, progress=False)
+    return res.daily[["date", "ticker", "close", "return_pct"]]
+
+
+def _aggregate(values: list[float | None]) -> dict[str, float | None]:
+    a = np.array([v for v in values if v is not None], dtype=float)
+    if a.size == 0:
+        return {"simulated_median": None, "simulated_min": None, "simulated_max": None}
+    return {
+        "simulated_median": float(np.median(a)),
+        "simulated_min": float(a.min()),
+        "simulated_max": float(a.max()),
+    }
+
+
+def _choose_ticker(scenario: Scenario, real_file: Path, ticker: str | None) -> str:
+    if ticker is not None:
+        if ticker not in scenario.tickers:
+            raise ValidationError(
+                f"--ticker {ticker}: not in scenario {scenario.name} "
+                f"(tickers: {', '.join(scenario.tickers)})"
+            )
+        return ticker
+    stem = real_file.stem.upper()
+    return stem if stem in scenario.tickers else scenario.tickers[0]
+
+
+def _load_real(real_file: Path, start: str | None, end: str | None) -> pd.Series:
+    from analysis.realdata import load_returns
+
+    if not real_file.is_file():
+        raise ValidationError(f"{real_file}: real price file not found")
+    try:
+        r = load_returns(real_file, start, end)
+    except ValueError as exc:
+        raise ValidationError(str(exc).splitlines()[0]) from None
+    if r.size < MIN_RETURNS:
+        raise ValidationError(
+            f"{real_file}: only {r.size} daily returns between {start} and {end}, "
+            f"need at least {MIN_RETURNS}"
+        )
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+SIM_COLOR = "#1f77b4"
+REAL_COLOR = "black"
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from sim.outputs import atomic_write
+
+    atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
+    plt.close(fig)
+
+
+def _standardise(a: np.ndarray) -> np.ndarray:
+    s = a.std()
+    return (a - a.mean()) / s if s > 0 else a - a.mean()
+
+
+def plot_acf(
+    sims: list[np.ndarray], real: np.ndarray, max_lag: int, title: str, path: Path
+) -> None:
+    """ACF of returns and of |returns|: simulated median with min-max band, and the real."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
+    lags = np.arange(1, max_lag + 1)
+    for ax, fn, what in (
+        (axes[0], stylized.acf_returns, "returns $r_t$"),
+        (axes[1], stylized.acf_abs_returns, "absolute returns $|r_t|$"),
+    ):
+        curves = np.array([fn(s, max_lag) for s in sims])
+        ax.fill_between(lags, curves.min(axis=0), curves.max(axis=0), color=SIM_COLOR, alpha=0.25,
+                        lw=0, label=f"simulated min-max ({len(sims)} runs)")  # fmt: skip
+        ax.plot(lags, np.median(curves, axis=0), color=SIM_COLOR, lw=1.5, label="simulated median")
+        ax.plot(lags, fn(real, max_lag), color=REAL_COLOR, lw=1.2, label="real")
+        # 95 % band of an i.i.d. series of the simulated length
+        ci = 1.96 / np.sqrt(min(s.size for s in sims))
+        ax.axhspan(-ci, ci, color="grey", alpha=0.15, lw=0, label="±1.96/√n (i.i.d.)")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("lag (trading days)")
+        ax.set_ylabel("autocorrelation")
+        ax.set_title(f"ACF of {what}")
+        ax.set_xlim(0.5, max_lag + 0.5)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, loc="upper right")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_distribution(sims: list[np.ndarray], real: np.ndarray, title: str, path: Path) -> None:
+    """Density of standardised daily returns on a log scale: simulated pooled, real, normal."""
+    import matplotlib.pyplot as plt
+    import scipy.stats
+
+    pooled = np.concatenate([_standardise(s) for s in sims])
+    z_real = _standardise(real)
+    lim = float(np.ceil(max(np.abs(pooled).max(), np.abs(z_real).max(), 4.0)))
+    bins = np.linspace(-lim, lim, int(4 * lim) + 1)  # 0.5-sigma bins
+    centres = 0.5 * (bins[1:] + bins[:-1])
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for z, color, label, marker in (
+        (pooled, SIM_COLOR, f"simulated (pooled, {len(sims)} runs, n={pooled.size})", "o"),
+        (z_real, REAL_COLOR, f"real (n={z_real.size})", "s"),
+    ):
+        dens, _ = np.histogram(z, bins=bins, density=True)
+        ok = dens > 0
+        ax.plot(centres[ok], dens[ok], marker=marker, ms=4, lw=1.0, color=color, label=label)
+    x = np.linspace(-lim, lim, 400)
+    ax.plot(x, scipy.stats.norm.pdf(x), "--", color="grey", lw=1.0, label="standard normal")
+    ax.set_yscale("log")
+    floor = 0.5 / (max(pooled.size, z_real.size) * (bins[1] - bins[0]))
+    ax.set_ylim(floor, 1.0)
+    ax.set_xlabel("standardised daily log return (in standard deviations)")
+    ax.set_ylabel("density (log scale)")
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_qq(sims: list[np.ndarray], real: np.ndarray, title: str, path: Path) -> None:
+    """QQ plot of standardised daily returns against the standard normal."""
+    import matplotlib.pyplot as plt
+    import scipy.stats
+
+    fig, ax = plt.subplots(figsize=(6.2, 6))
+    lim = 0.0
+    pooled = np.sort(np.concatenate([_standardise(s) for s in sims]))
+    z_real = np.sort(_standardise(real))
+    series = (
+        (z_real, dict(ls="-", lw=1.8, color=REAL_COLOR, label=f"real (n={z_real.size})")),
+        (pooled, dict(ls="none", marker="o", ms=3.5, color=SIM_COLOR, alpha=0.7, mec="none",
+                      label=f"simulated, pooled (n={pooled.size})")),
+    )  # fmt: skip
+    for z, style in series:
+        q = scipy.stats.norm.ppf((np.arange(1, z.size + 1) - 0.5) / z.size)
+        ax.plot(q, z, **style)
+        lim = max(lim, float(np.abs(z).max()), float(np.abs(q).max()))
+    ax.plot([-lim, lim], [-lim, lim], "--", color="grey", lw=1, label="normal (y = x)")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_xlabel("standard normal quantile")
+    ax.set_ylabel("standardised daily log return quantile")
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+def _num(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    if float(v).is_integer() and abs(v) < 1e9:
+        return str(int(v))
+    if v != 0 and (abs(v) >= 1000 or abs(v) < 0.001):
+        return f"{v:.3g}"
+    return f"{v:.4g}" if abs(v) < 1 else f"{v:.3f}".rstrip("0").rstrip(".")
+
+
+def render_report(result: dict[str, Any], plots: dict[str, str]) -> str:
+    """The Markdown report: table of statistics with pass/miss, then the figures."""
+    stats = result["statistics"]
+    lines = [
+        f"# Validation of `{result['scenario']}`: {result['ticker']} daily returns",
+        "",
+        f"- Simulated: {result['replications']} replications of `{result['scenario']}` "
+        f"(base seed {result['base_seed']}; seeds {', '.join(map(str, result['seeds']))}), "
+        f"{result['simulated_returns_per_replication']} daily returns each.",
+        f"- Real: `{result['real_file']}`, {result['real_start']} to {result['real_end']}, "
+        f"{result['real_returns']} daily returns.",
+        "- Returns are daily log returns (fraction per session); statistics are dimensionless "
+        "unless stated. Checks apply to the simulated median.",
+        "",
+        "| statistic | simulated median [min, max] | real | check | result |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in stats.items():
+        desc = STATISTICS[name][0]
+        sim = (
+            f"{_num(s['simulated_median'])} [{_num(s['simulated_min'])}, "
+            f"{_num(s['simulated_max'])}]"
+        )
+        check = s.get("check") or ""
+        res = {True: "**pass**", False: "**miss**", None: ""}[s.get("passed")]
+        if s.get("check") and s.get("passed") is None:
+            res = "n/a"
+        row = [f"`{name}` ({desc})", sim, _num(s["real"]), check, res]
+        # a literal | inside a cell would end it
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    n_pass = sum(1 for n in CHECKS if stats[n].get("passed"))
+    lines += ["", f"**{n_pass} of {len(CHECKS)} checks pass.**", ""]
+    captions = {
+        "acf": "Autocorrelation of returns and of absolute returns",
+        "distribution": "Distribution of standardised returns (log-scale density)",
+        "qq": "QQ plot against the normal",
+    }
+    for key, rel in plots.items():
+        lines += [f"## {captions[key]}", "", f"![{captions[key]}]({rel})", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+def validate(
+    scenario: Scenario,
+    real_file: str | Path,
+    out: str | Path,
+    *,
+    ticker: str | None = None,
+    replications: int = 5,
+    seed: int | None = None,
+    start: str | None = DEFAULT_START,
+    end: str | None = DEFAULT_END,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the replications, compare their stylized facts with the real series, write files.
+
+    Raises :class:`ValidationError` (one-line message) before any simulation for a missing or
+    unreadable real file, an unknown ticker or fewer than ``MIN_RETURNS`` returns, and after
+    the first replication for a too-short simulated series. Returns the ``validation.json``
+    content.
+    """
+    from analysis.ensemble import replication_seeds, run_replications
+    from sim.calendar import sessions
+    from sim.outputs import atomic_write, write_json
+
+    real_file = Path(real_file)
+    out = Path(out)
+    if replications < 1:
+        raise ValidationError(f"--replications must be at least 1, got {replications}")
+    if workers < 1:
+        raise ValidationError(f"--workers must be at least 1, got {workers}")
+    tk = _choose_ticker(scenario, real_file, ticker)
+    real = _load_real(real_file, start, end)
+    n_sessions = len(sessions(scenario.calendar))
+    if n_sessions < MIN_RETURNS:
+        raise ValidationError(
+            f"scenario {scenario.name}: its calendar has {n_sessions} sessions, so too few daily "
+            f"returns; need at least {MIN_RETURNS} (lengthen calendar.end)"
+        )
+    base = scenario.seed if seed is None else seed
+    seeds = replication_seeds(base, replications)
+    dailies = run_replications(
+        _simulate_returns, scenario, seeds, workers=workers, progress=progress,
+        desc=f"validate {scenario.name}",
+    )  # fmt: skip
+    sims = [daily_log_returns(d, tk) for d in dailies]
+    for s in sims:
+        if not np.isfinite(s).all():
+            raise ValidationError(f"{scenario.name}: a replication produced non-finite prices")
+
+    per_rep = [stylized_facts(s) for s in sims]
+    real_facts = stylized_facts(real.to_numpy())
+    statistics: dict[str, Any] = {}
+    for name in STATISTICS:
+        entry: dict[str, Any] = _aggregate([f[name] for f in per_rep])
+        entry["real"] = real_facts[name]
+        if name in CHECKS:
+            entry["check"] = str(CHECKS[name])
+            entry["passed"] = check_statistic(name, entry["simulated_median"])
+        statistics[name] = entry
+
+    n_sim = min(s.size for s in sims)
+    max_lag = int(min(100, n_sim - 2, real.size - 2))
+    plots_dir = out / "plots"
+    label = f"{scenario.name} {tk} ({replications} runs) vs real {real_file.stem}"
+    plot_acf(sims, real.to_numpy(), max_lag, label, plots_dir / "acf.png")
+    plot_distribution(sims, real.to_numpy(), label, plots_dir / "distribution.png")
+    plot_qq(sims, real.to_numpy(), label, plots_dir / "qq.png")
+    rel = {k: f"plots/{k}.png" for k in ("acf", "distribution", "qq")}
+
+    result: dict[str, Any] = {
+        "statistics": statistics,
+        "scenario": scenario.name,
+        "ticker": tk,
+        "replications": replications,
+        "base_seed": base,
+        "seeds": seeds,
+        "real_file": str(real_file),
+        "real_start": str(real.index[0].date()),
+        "real_end": str(real.index[-1].date()),
+        "real_returns": int(real.size),
+        "simulated_returns_per_replication": int(n_sim),
+        "per_replication": [{"seed": s, **f} for s, f in zip(seeds, per_rep, strict=True)],
+        "checks_passed": all(statistics[n].get("passed") for n in CHECKS),
+        "plots": rel,
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    write_json(result, out / "validation.json")
+    text = render_report(result, rel)
+
+    def _write(tmp: str) -> None:
+        Path(tmp).write_text(text + "\n")
+
+    atomic_write(out / "report.md", _write)
+    return result

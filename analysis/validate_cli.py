@@ -1,0 +1,170 @@
+"""Command-line subcommand ``validate``: stylized facts of a scenario against real returns.
+
+``run.py`` wires it in through ``COMMAND_MODULES`` (``add_parsers(subparsers)``)::
+
+    python run.py validate scenarios/calm_2024.yaml \\
+        --real ../shared/market-data/close_adjusted/NVDA.csv --replications 5
+
+The handler returns an exit code: 0 on success, 2 on bad input (one-line message on stderr),
+130 on Ctrl-C. ``python -m analysis.validate_cli validate ...`` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["add_parsers", "cmd_validate", "main"]
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the ``validate`` subcommand; it sets ``args.func``."""
+    from analysis.validate import DEFAULT_END, DEFAULT_START
+
+    p = subparsers.add_parser(
+        "validate",
+        help="compare the stylized facts of simulated and real daily returns",
+        description=(
+            "Run SCENARIO.yaml with N seeds, measure the stylized facts of one ticker's "
+            "simulated daily returns (fat tails, no linear autocorrelation, volatility "
+            "clustering, ...) and of a real price series, and write validation.json, report.md "
+            "and plots/ into --out."
+        ),
+    )
+    p.add_argument("scenario", metavar="SCENARIO.yaml", type=Path, help="scenario file")
+    p.add_argument(
+        "--real",
+        metavar="CSV",
+        type=Path,
+        required=True,
+        help="real daily prices (Date,Close or date,open,high,low,close,volume), e.g. "
+        "../shared/market-data/close_adjusted/NVDA.csv",
+    )
+    p.add_argument(
+        "--ticker",
+        help="simulated ticker (default: the real file's name if the scenario has it, "
+        "else the scenario's first asset)",
+    )
+    p.add_argument(
+        "--replications", metavar="N", type=_positive_int, default=5, help="seeds (default 5)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="base seed; replication seeds are spawned from it (default: the scenario's)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default results/validate/<name>/)"
+    )
+    p.add_argument(
+        "--start", default=DEFAULT_START, help=f"first date of the real window ({DEFAULT_START})"
+    )
+    p.add_argument(
+        "--end", default=DEFAULT_END, help=f"last date of the real window ({DEFAULT_END})"
+    )
+    p.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="worker processes for the replications (default 1; results do not depend on it)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a scenario field (repeatable), e.g. population.size=1000",
+    )
+    p.add_argument(
+        "--investors", type=int, help="population size (same as --set population.size=N)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_validate)
+
+
+def _bad_input(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Handler of ``validate``; returns an exit code."""
+    from analysis.validate import CHECKS, ValidationError, validate
+    from sim.scenario import ScenarioError, load_scenario, parse_override
+
+    try:
+        ov = dict(parse_override(s) for s in args.overrides)
+        if args.investors is not None:
+            ov["population.size"] = args.investors
+        scn = load_scenario(args.scenario, ov)
+    except ScenarioError as exc:
+        # pydantic may report several fields: keep the one-line promise
+        lines = str(exc).splitlines()
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        return _bad_input(lines[0] + more)
+    out = args.out if args.out is not None else Path("results") / "validate" / scn.name
+    try:
+        res = validate(
+            scn,
+            args.real,
+            out,
+            ticker=args.ticker,
+            replications=args.replications,
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except ValidationError as exc:
+        return _bad_input(str(exc))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    st = res["statistics"]
+    print(f"\n{res['scenario']} {res['ticker']}: {res['replications']} replications vs {args.real}")
+    print(f"{'statistic':32s}{'sim median':>12s}{'[min, max]':>22s}{'real':>10s}  check")
+    for name, s in st.items():
+
+        def f(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:.4f}"
+
+        rng = f"[{f(s['simulated_min'])}, {f(s['simulated_max'])}]"
+        chk = ""
+        if name in CHECKS:
+            chk = {True: "pass", False: "MISS", None: "n/a"}[s["passed"]] + f" ({s['check']})"
+        print(f"{name:32s}{f(s['simulated_median']):>12s}{rng:>22s}{f(s['real']):>10s}  {chk}")
+    print(f"\nwrote {out}/validation.json, report.md, plots/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: ``python -m analysis.validate_cli validate ...``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.validate_cli", description="moatshock validation"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parsers(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,570 @@
+"""Simulator step time against population size, a plain-Mesa reference and a numpy bound.
+
+    python benchmarks/bench_step.py [--quick] [--json OUT] [--plot OUT.png]
+
+For N = 1e3, 1e4, 1e5, 1e6 investors (``--quick``: up to 1e5, under a minute) and the ten
+assets of ``scenarios/deepseek_2025.yaml``, three kinds of measurement, each (kind, N) in a
+fresh subprocess so that its peak resident memory is its own:
+
+* ``simulator``: ``MoatshockModel`` at ``population.size = N``, stepped untimed through the
+  closed ticks before the first session, then ``K`` trading ticks timed one by one with
+  ``time.perf_counter`` (``K`` = 20 for N <= 1e5, 10 for 1e6; ``--quick``: 10). At the
+  largest N (not with ``--quick``) the whole first session is timed: a full trading day of 78
+  steps.
+* ``mesa_reference`` (N = 1e3 and 1e4): the same decision rules written the plain Mesa way,
+  one ``mesa.Agent`` per investor computing its own order in Python
+  (``benchmarks/mesa_reference.py``), started from the simulator's state at the same tick and
+  cleared by the same ``sim.clearing.batch_auction``.
+* ``numpy_bound``: one streaming numpy pass (read and write, in place) over arrays the size
+  of the simulator's per-investor state: holdings and firm beliefs (N x A float64), cash and
+  wealth (N), belief means and precisions (N x F, F = 3); best of several repeats. A step
+  cannot be cheaper than touching its state once, so ``step / bound`` says how far a step is
+  from memory-bandwidth bound.
+
+Output: a table on stdout, the ratio simulator / Mesa in investor-steps per second, the ratio
+step / bound at each N, the log-log exponent of time per step against N from 1e4 up, the full
+day, and the issue's targets; ``--json`` writes ``{"meta": ..., "records": [...],
+"summary": ...}`` (see ``benchmarks/README.md``); ``--plot`` (default
+``results/bench/scaling.png``) draws seconds per step against N on log-log axes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
+
+# sim, mesa and scipy are imported where they are used: the driver and the numpy-bound
+# children then start in a fraction of a second instead of the ~1.5 s Mesa's import takes.
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "scenarios" / "deepseek_2025.yaml"
+KINDS = ("simulator", "mesa_reference", "numpy_bound")
+RECORD_KEYS = (
+    "kind",
+    "investors",
+    "assets",
+    "seconds_per_step",
+    "investor_steps_per_s",
+    "peak_rss_mb",
+)
+N_FACTORS = 3  # belief columns per investor in the scenario
+DAY_TARGET_S = 60.0  # the issue: a 78-step day at 1e6 investors in under a minute
+BOUND_TARGET = 5.0  # the issue: one step within 5x the numpy streaming bound at 1e6
+RSS_TARGET_MB = 2048.0  # the issue: peak memory under 2 GB at 1e6
+EXPONENT_TARGET = 1.1  # the issue: time per step ~ N^b with b <= 1.1 from 1e4 to 1e6
+_CHILD_TAG = "BENCH_RECORD "
+
+
+# -- memory ---------------------------------------------------------------------------------
+def _proc_status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0  # kB -> MB
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MB (2^20 bytes).
+
+    Linux ``VmHWM`` (the high-water mark of this process image, reset by ``exec``), else
+    ``getrusage(RUSAGE_SELF).ru_maxrss``.
+    """
+    hwm = _proc_status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return ru / 2**20 if sys.platform == "darwin" else ru / 1024.0  # bytes on macOS, kB else
+
+
+def current_rss_mb() -> float:
+    """Current resident set size, MB (falls back to the peak where /proc is unavailable)."""
+    rss = _proc_status_mb("VmRSS")
+    return rss if rss is not None else peak_rss_mb()
+
+
+def _memory_fields(n: int, baseline_mb: float) -> dict[str, float]:
+    peak = peak_rss_mb()
+    return {
+        "peak_rss_mb": round(peak, 1),
+        "baseline_rss_mb": round(baseline_mb, 1),
+        "rss_bytes_per_investor": round((peak - baseline_mb) * 2**20 / n, 1),
+    }
+
+
+# -- the three measurements -----------------------------------------------------------------
+def build_model(n: int, scenario: Path = SCENARIO) -> MoatshockModel:
+    """The benchmark scenario's model with ``n`` investors."""
+    from sim.model import MoatshockModel
+    from sim.scenario import load_scenario
+
+    return MoatshockModel(load_scenario(scenario, {"population.size": int(n)}))
+
+
+def advance_to_trading(model: MoatshockModel) -> int:
+    """Step through closed ticks until the next tick is a trading tick; returns ticks stepped."""
+    from sim.calendar import TICK_CLOSED
+
+    k = 0
+    while model.tick < len(model.ticks) and model.ticks.kind[model.tick] == TICK_CLOSED:
+        model.step()
+        k += 1
+    if model.tick >= len(model.ticks):
+        raise RuntimeError("the calendar ended before a trading tick")
+    return k
+
+
+def _time_steps(model: Any, steps: int, full_day: bool) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each timed trading step: ``steps`` of them, or the session."""
+    from sim.calendar import TICK_CLOSED
+
+    ticks = model.ticks
+    day = ticks.day[model.tick]
+    wall: list[float] = []
+    cpu: list[float] = []
+    while model.tick < len(ticks) and ticks.kind[model.tick] != TICK_CLOSED:
+        if (not full_day and len(wall) >= steps) or ticks.day[model.tick] != day:
+            break
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        model.step()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    if not wall:
+        raise RuntimeError("no trading tick was timed")
+    return wall, cpu
+
+
+def _step_fields(n: int, wall: list[float], cpu: list[float]) -> dict[str, Any]:
+    sec = float(np.mean(wall))
+    return {
+        "seconds_per_step": sec,
+        "investor_steps_per_s": n / sec,
+        "steps": len(wall),
+        "step_s_min": float(np.min(wall)),
+        "step_s_median": float(np.median(wall)),
+        "step_s_max": float(np.max(wall)),
+        "cpu_s_per_step": float(np.mean(cpu)),
+    }
+
+
+def measure_simulator(n: int, steps: int, full_day: bool = False) -> dict[str, Any]:
+    """Time ``steps`` trading steps of the simulator at ``n`` investors.
+
+    Returns a record (see :data:`RECORD_KEYS`): ``seconds_per_step`` is the mean wall time (s)
+    of the first ``steps`` trading ticks of the first session, ``investor_steps_per_s`` is
+    ``n / seconds_per_step``. Also ``build_s`` (model construction, s), ``closed_s_per_tick``
+    (the untimed closed ticks, s each) and, with ``full_day``, ``day_s``: the wall time (s) of
+    every trading tick of that session (``day_steps`` of them, 78 in the scenario).
+    """
+    baseline = current_rss_mb()
+    t0 = time.perf_counter()
+    model = build_model(n)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    closed = advance_to_trading(model)
+    closed_s = time.perf_counter() - t0
+    wall, cpu = _time_steps(model, steps, full_day)
+    rec: dict[str, Any] = {
+        "kind": "simulator",
+        "investors": int(n),
+        "assets": int(model.universe.n_assets),
+        **_step_fields(n, wall[:steps], cpu[:steps]),
+        "build_s": build_s,
+        "closed_ticks": closed,
+        "closed_s_per_tick": closed_s / max(closed, 1),
+    }
+    if full_day:
+        rec["day_steps"] = len(wall)
+        rec["day_s"] = float(np.sum(wall))
+        rec["day_cpu_s"] = float(np.sum(cpu))
+    rec.update(_memory_fields(n, baseline))
+    return rec
+
+
+def measure_mesa_reference(n: int, steps: int) -> dict[str, Any]:
+    """Time ``steps`` trading steps of the plain-Mesa reference at ``n`` investors.
+
+    The reference starts from the simulator's state at its first trading tick (the simulator
+    is then dropped) and steps with one ``mesa.Agent`` per investor; fields as in
+    :func:`measure_simulator` (seconds, investor-steps per second), plus ``build_s``: the time
+    to create the agents (s). Its peak memory includes the simulator it was copied from.
+    """
+    try:
+        from benchmarks.mesa_reference import MesaReferenceModel
+    except ModuleNotFoundError:  # run as a script: benchmarks/ itself is sys.path[0]
+        from mesa_reference import MesaReferenceModel
+
+    baseline = current_rss_mb()
+    sim_model = build_model(n)
+    advance_to_trading(sim_model)
+    t0 = time.perf_counter()
+    ref = MesaReferenceModel(sim_model, seed=int(sim_model.seed))
+    build_s = time.perf_counter() - t0
+    assets = int(sim_model.universe.n_assets)
+    del sim_model
+    gc.collect()
+    wall, cpu = _time_steps(ref, steps, full_day=False)
+    rec: dict[str, Any] = {
+        "kind": "mesa_reference",
+        "investors": int(n),
+        "assets": assets,
+        **_step_fields(n, wall, cpu),
+        "build_s": build_s,
+    }
+    rec.update(_memory_fields(n, baseline))
+    return rec
+
+
+def measure_numpy_bound(
+    n: int, assets: int = 10, factors: int = N_FACTORS, repeats: int = 5
+) -> dict[str, Any]:
+    """Best time (s) of one streaming pass over per-investor state of ``n`` investors.
+
+    Arrays (float64): holdings and firm beliefs (n x assets), cash and wealth (n), belief
+    means and precisions (n x factors); each is read and written once per pass by
+    ``np.multiply(x, 1.0000001, out=x)``. ``seconds_per_step`` is the best of ``repeats``
+    passes after one warm-up; ``state_bytes`` the bytes of state, ``gb_per_s`` the bytes read
+    plus written per second (1e9 bytes).
+    """
+    baseline = current_rss_mb()
+    shapes = [(n, assets), (n,), (n,), (n, factors), (n, factors), (n, assets)]
+    arrays = [np.full(s, 1.0) for s in shapes]  # np.full touches every page
+    nbytes = sum(a.nbytes for a in arrays)
+
+    def one_pass() -> tuple[float, float]:
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        for a in arrays:
+            np.multiply(a, 1.0000001, out=a)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    one_pass()
+    best, best_cpu = min(one_pass() for _ in range(max(repeats, 1)))
+    rec: dict[str, Any] = {
+        "kind": "numpy_bound",
+        "investors": int(n),
+        "assets": int(assets),
+        "seconds_per_step": best,
+        "investor_steps_per_s": n / best,
+        "steps": max(repeats, 1),
+        "cpu_s_per_step": best_cpu,
+        "state_bytes": int(nbytes),
+        "gb_per_s": 2 * nbytes / best / 1e9,
+    }
+    rec.update(_memory_fields(n, baseline))
+    return rec
+
+
+def measure(kind: str, n: int, steps: int, full_day: bool = False) -> dict[str, Any]:
+    """Run one measurement of ``kind`` (one of :data:`KINDS`) in this process."""
+    if kind == "simulator":
+        return measure_simulator(n, steps, full_day)
+    if kind == "mesa_reference":
+        return measure_mesa_reference(n, steps)
+    if kind == "numpy_bound":
+        return measure_numpy_bound(n, repeats=steps)
+    raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+
+
+def run_child(kind: str, n: int, steps: int, full_day: bool = False) -> dict[str, Any]:
+    """Run :func:`measure` in a fresh Python process (so its peak RSS is its own)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--n", str(int(n))]
+    cmd += ["--steps", str(steps)] + (["--day"] if full_day else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(_CHILD_TAG)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"benchmark child {kind} N={n} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    return json.loads(lines[-1][len(_CHILD_TAG) :])
+
+
+# -- summary --------------------------------------------------------------------------------
+def validate_record(rec: dict[str, Any]) -> None:
+    """Raise ``ValueError`` unless ``rec`` has the record schema with sane values."""
+    missing = [k for k in RECORD_KEYS if k not in rec]
+    if missing:
+        raise ValueError(f"record lacks {missing}: {rec}")
+    if rec["kind"] not in KINDS:
+        raise ValueError(f"unknown kind {rec['kind']!r}")
+    for k in ("investors", "assets"):
+        if not isinstance(rec[k], int) or rec[k] <= 0:
+            raise ValueError(f"{k} must be a positive int, got {rec[k]!r}")
+    for k in ("seconds_per_step", "investor_steps_per_s", "peak_rss_mb"):
+        if not isinstance(rec[k], float) or not np.isfinite(rec[k]) or rec[k] <= 0:
+            raise ValueError(f"{k} must be a positive finite float, got {rec[k]!r}")
+
+
+def _by(records: list[dict[str, Any]], kind: str) -> dict[int, dict[str, Any]]:
+    return {r["investors"]: r for r in records if r["kind"] == kind}
+
+
+def fit_exponent(records: list[dict[str, Any]], n_min: int = 10_000) -> float | None:
+    """Slope of log(seconds per step) on log(N) for simulator records with N >= ``n_min``."""
+    sim = sorted((n, r["seconds_per_step"]) for n, r in _by(records, "simulator").items())
+    pts = [(n, s) for n, s in sim if n >= n_min]
+    if len(pts) < 2:
+        return None
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ratios, the scaling exponent, the full day and the issue's targets, from ``records``.
+
+    ``simulator_over_mesa``: simulator / Mesa investor-steps per second, per N;
+    ``step_over_bound``: simulator seconds per step / numpy bound seconds, per N;
+    ``exponent``: log-log slope of seconds per step on N over simulator N >= 1e4.
+    """
+    sim, ref, bound = (_by(records, k) for k in KINDS)
+    ratio = {
+        str(n): sim[n]["investor_steps_per_s"] / ref[n]["investor_steps_per_s"]
+        for n in sorted(ref)
+        if n in sim
+    }
+    over = {
+        str(n): sim[n]["seconds_per_step"] / bound[n]["seconds_per_step"]
+        for n in sorted(sim)
+        if n in bound
+    }
+    pts = sorted(n for n in sim if n >= 10_000)
+    out: dict[str, Any] = {
+        "simulator_over_mesa": ratio,
+        "step_over_bound": over,
+        "exponent": fit_exponent(records),
+        "exponent_range": [pts[0], pts[-1]] if len(pts) >= 2 else None,
+        "full_day": None,
+    }
+    days = [r for r in sim.values() if "day_s" in r]
+    if days:
+        d = max(days, key=lambda r: r["investors"])
+        out["full_day"] = {
+            "investors": d["investors"],
+            "steps": d["day_steps"],
+            "seconds": d["day_s"],
+            "cpu_seconds": d.get("day_cpu_s"),
+        }
+    if 1_000_000 in sim:
+        top = sim[1_000_000]
+        exp = out["exponent"]
+        day = out["full_day"]["seconds"] if out["full_day"] else None
+        out["targets"] = {
+            "step_over_bound_at_1e6": {"value": over.get("1000000"), "max": BOUND_TARGET},
+            "day_seconds_at_1e6": {"value": day, "max": DAY_TARGET_S},
+            "peak_rss_mb_at_1e6": {"value": top["peak_rss_mb"], "max": RSS_TARGET_MB},
+            "exponent_1e4_1e6": {"value": exp, "max": EXPONENT_TARGET},
+        }
+        for t in out["targets"].values():
+            t["met"] = t["value"] is not None and t["value"] <= t["max"]
+    return out
+
+
+def _available_cpus() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return None
+
+
+def machine_meta(quick: bool) -> dict[str, Any]:
+    """Versions, date and machine of this run."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "benchmark": "bench_step",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": importlib.metadata.version("scipy"),
+        "mesa": importlib.metadata.version("mesa"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "nproc": os.cpu_count(),
+        "nproc_available": _available_cpus(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "scenario": str(SCENARIO.relative_to(REPO)),
+        "git_commit": commit or None,
+        "quick": quick,
+    }
+
+
+# -- output ---------------------------------------------------------------------------------
+def format_table(records: list[dict[str, Any]]) -> str:
+    """The records as a fixed-width text table."""
+    head = (
+        f"{'kind':<15} {'investors':>10} {'assets':>6} {'steps':>5} {'s/step':>10} "
+        f"{'cpu s/step':>10} {'inv-steps/s':>12} {'peak MB':>8} {'B/investor':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    nan = float("nan")
+    for r in sorted(records, key=lambda r: (KINDS.index(r["kind"]), r["investors"])):
+        lines.append(
+            f"{r['kind']:<15} {r['investors']:>10,} {r['assets']:>6} {r.get('steps', ''):>5} "
+            f"{r['seconds_per_step']:>10.4g} {r.get('cpu_s_per_step', nan):>10.4g} "
+            f"{r['investor_steps_per_s']:>12.4g} {r['peak_rss_mb']:>8.0f} "
+            f"{r.get('rss_bytes_per_investor', nan):>10.0f}"
+        )
+    return "\n".join(lines)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Ratios, exponent, full day and targets as text lines."""
+    out = []
+    for n, v in summary["simulator_over_mesa"].items():
+        out.append(f"simulator / mesa_reference at N={int(n):,}: {v:.1f}x investor-steps per s")
+    for n, v in summary["step_over_bound"].items():
+        out.append(f"step / numpy bound at N={int(n):,}: {v:.1f}x")
+    if summary["exponent"] is not None:
+        lo, hi = summary["exponent_range"]
+        out.append(
+            f"log-log exponent of s/step vs N, {lo:.0e} to {hi:.0e}: {summary['exponent']:.2f}"
+        )
+    if summary["full_day"]:
+        d = summary["full_day"]
+        out.append(
+            f"full trading day at N={d['investors']:,}: {d['steps']} steps in {d['seconds']:.1f} s"
+            f" (CPU {d['cpu_seconds']:.1f} s)"
+        )
+    for name, t in summary.get("targets", {}).items():
+        val = "n/a" if t["value"] is None else f"{t['value']:.3g}"
+        out.append(f"target {name}: {val} (max {t['max']:g}) {'met' if t['met'] else 'NOT met'}")
+    return "\n".join(out)
+
+
+def plot_scaling(records: list[dict[str, Any]], path: Path) -> Path:
+    """Log-log plot of seconds per step against investors for the three kinds; returns path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    style = {"simulator": "o-", "mesa_reference": "s-", "numpy_bound": "^-"}
+    for kind in KINDS:
+        pts = sorted((n, r["seconds_per_step"]) for n, r in _by(records, kind).items())
+        if pts:
+            ax.plot(*zip(*pts, strict=True), style[kind], label=kind.replace("_", " "))
+    bound = sorted((n, r["seconds_per_step"]) for n, r in _by(records, "numpy_bound").items())
+    if bound:
+        ns, ts = zip(*bound, strict=True)
+        ax.plot(ns, BOUND_TARGET * np.array(ts), ":", color="grey", label="5 x numpy bound")
+    sim = sorted((n, r["seconds_per_step"]) for n, r in _by(records, "simulator").items())
+    if sim:
+        # slope-1 guide through the simulator's first point at N >= 1e4 (else its first point)
+        n0, t0 = next((p for p in sim if p[0] >= 10_000), sim[0])
+        xs = np.array([sim[0][0], sim[-1][0]], dtype=float)
+        ax.plot(xs, t0 * xs / n0, "--", color="black", lw=0.8, label="slope 1")
+    ax.axhline(DAY_TARGET_S / 78, color="red", lw=0.8, ls="-.", label="60 s / 78-step day")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("investors N")
+    ax.set_ylabel("seconds per trading step")
+    ax.set_title("moatshock step time, 10 assets (deepseek_2025)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# -- driver ---------------------------------------------------------------------------------
+def plan(quick: bool) -> list[tuple[str, int, int, bool]]:
+    """(kind, N, steps, full_day) of every measurement of a run, in order."""
+    sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
+    runs: list[tuple[str, int, int, bool]] = []
+    for n in sizes:
+        steps = 10 if quick else (20 if n <= 100_000 else 10)
+        runs.append(("simulator", n, steps, not quick and n == sizes[-1]))
+    for n in (1_000, 10_000):
+        runs.append(("mesa_reference", n, (10 if n <= 1_000 else 5) if quick else 20, False))
+    for n in sizes:
+        runs.append(("numpy_bound", n, 5, False))
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N up to 1e5, fewer steps (< 60 s)")
+    parser.add_argument("--json", metavar="OUT", type=Path, help="also write results as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        type=Path,
+        default=REPO / "results" / "bench" / "scaling.png",
+        help="scaling plot (default results/bench/scaling.png)",
+    )
+    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--day", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        rec = measure(args.child, args.n, args.steps, args.day)
+        print(_CHILD_TAG + json.dumps(rec), flush=True)
+        return 0
+
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(f"warning: 1-min load average is {load_before:.2f}; timings will be skewed")
+    meta = machine_meta(args.quick)
+    records = []
+    for kind, n, steps, day in plan(args.quick):
+        print(f"  {kind} N={n:,} ({steps} steps{', full day' if day else ''}) ...", flush=True)
+        rec = run_child(kind, n, steps, day)
+        validate_record(rec)
+        records.append(rec)
+    meta["loadavg_1min_before"] = round(load_before, 2)
+    meta["loadavg_1min_after"] = round(os.getloadavg()[0], 2)
+    meta["wall_s"] = round(time.perf_counter() - t_start, 1)
+    summary = summarise(records)
+
+    print()
+    print(format_table(records))
+    print()
+    print(format_summary(summary))
+    print(
+        f"numpy {meta['numpy']}, mesa {meta['mesa']}, python {meta['python']}, "
+        f"{meta['nproc']} CPUs, load {meta['loadavg_1min_before']} -> "
+        f"{meta['loadavg_1min_after']}, {meta['date']}, {meta['wall_s']} s"
+    )
+    if args.plot:
+        print(f"wrote {plot_scaling(records, args.plot)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"meta": meta, "records": records, "summary": summary}
+        args.json.write_text(json.dumps(payload, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Behaviour a user relies on, with small populations (1,500 investors) for speed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis.metrics import compute_metric
+from sim.api import run_scenario
+from sim.outputs import write_run
+from tests.conftest import SCENARIOS, small_run
+
+SHOCK = "shock_return:NVDA"
+
+
+def _zero_signal_news():
+    from sim.scenario import load_raw
+
+    raw = load_raw(SCENARIOS / "deepseek_2025.yaml")
+    zero = [dict(e, signal={k: 0.0 for k in e.get("signal", {})}) for e in raw["news"]]
+    return zero
+
+
+def test_zero_signal_news_moves_nothing_beyond_noise():
+    zero_news = _zero_signal_news()
+    for seed in (4, 5):
+        quiet_run = small_run("deepseek_2025.yaml", seed, news=())
+        zero_run = run_scenario(
+            SCENARIOS / "deepseek_2025.yaml",
+            seed=seed,
+            overrides={"population.size": 1500, "news": zero_news},
+        )
+        # noise: the typical daily move of NVDA in the run without any scheduled news
+        d = quiet_run.daily
+        noise = d.loc[d["ticker"] == "NVDA", "return_pct"].std()
+        quiet = compute_metric(quiet_run, SHOCK)
+        zero = compute_metric(zero_run, SHOCK)
+        assert abs(zero - quiet) < 2.0 * noise
+        shocked = compute_metric(small_run("deepseek_2025.yaml", seed), SHOCK)
+        assert shocked < quiet - 4.0 * noise
+
+
+def test_more_momentum_traders_deepen_the_crash():
+    for seed in (1, 2):
+        few = small_run("deepseek_2025.yaml", seed, population__cohorts__momentum__wealth_share=0.0)
+        many = small_run(
+            "deepseek_2025.yaml", seed, population__cohorts__momentum__wealth_share=0.2
+        )
+        assert compute_metric(many, SHOCK) < compute_metric(few, SHOCK)
+
+
+def test_more_leverage_deepens_the_crash():
+    # the trough of the week: levered funds' margin calls turn the sell-off into a fire sale
+    for seed in (1, 2):
+        low = small_run("deepseek_2025.yaml", seed, population__cohorts__leveraged__leverage=1.0)
+        high = small_run("deepseek_2025.yaml", seed, population__cohorts__leveraged__leverage=3.0)
+        dd = "max_drawdown:NVDA"
+        assert compute_metric(high, dd) < compute_metric(low, dd) - 2.0
+        assert high.diagnostics["margin_calls"] > low.diagnostics["margin_calls"]
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    a = small_run("deepseek_2025.yaml", 7)
+    b = run_scenario(SCENARIOS / "deepseek_2025.yaml", seed=7, overrides={"population.size": 1500})
+    c = small_run("deepseek_2025.yaml", 8)
+    for name, r in (("a", a), ("b", b), ("c", c)):
+        r.daily.assign(date=r.daily["date"].dt.date).to_csv(tmp_path / f"{name}.csv", index=False)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "c.csv").read_bytes()
+
+
+def test_cost_refutation_lifts_tuesday():
+    real = small_run("deepseek_2025.yaml", 5)
+    debunked = small_run("cost_debunked.yaml", 5)
+    assert compute_metric(debunked, "rebound:NVDA") > compute_metric(real, "rebound:NVDA") + 2.0
+
+
+def test_chips_fall_more_than_big_tech_and_apple_beats_microsoft():
+    r = small_run("deepseek_2025.yaml", 6)
+    ret = {t: compute_metric(r, f"shock_return:{t}") for t in r.tickers}
+    chips = np.mean([ret[t] for t in ("NVDA", "AVGO", "TSM", "AMD")])
+    big = np.mean([ret[t] for t in ("MSFT", "GOOGL", "META", "AMZN", "AAPL")])
+    assert chips < big and ret["AAPL"] > ret["MSFT"]
+
+
+def test_write_run_is_deterministic(tmp_path):
+    r = small_run("no_shock.yaml", 2)
+    write_run(r, tmp_path / "one")
+    write_run(r, tmp_path / "two")
+    assert (tmp_path / "one/daily.csv").read_bytes() == (tmp_path / "two/daily.csv").read_bytes()

@@ -1,0 +1,103 @@
+"""Smoke test of benchmarks/bench_step.py: every measurement runs and yields the record schema.
+
+No timing thresholds: this only checks that the benchmark works at a tiny size (N = 1000,
+two steps) and that its records, summary and JSON layout are what the README documents.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import bench_step
+
+N = 1000
+STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return [
+        bench_step.measure_simulator(N, STEPS),
+        bench_step.measure_mesa_reference(N, STEPS),
+        bench_step.measure_numpy_bound(N, repeats=STEPS),
+    ]
+
+
+def test_records_have_the_schema(records: list[dict]) -> None:
+    for rec, kind in zip(records, bench_step.KINDS, strict=True):
+        bench_step.validate_record(rec)
+        assert rec["kind"] == kind
+        assert rec["investors"] == N
+        assert rec["assets"] == 10
+        assert rec["steps"] == STEPS
+        assert math.isclose(rec["investor_steps_per_s"], N / rec["seconds_per_step"])
+        json.dumps(rec)  # plain JSON types only
+
+
+def test_validate_record_rejects_a_broken_record(records: list[dict]) -> None:
+    bad = dict(records[0])
+    del bad["peak_rss_mb"]
+    with pytest.raises(ValueError, match="peak_rss_mb"):
+        bench_step.validate_record(bad)
+    with pytest.raises(ValueError, match="kind"):
+        bench_step.validate_record({**records[0], "kind": "other"})
+
+
+def test_simulator_times_trading_ticks_only() -> None:
+    model = bench_step.build_model(N)
+    closed = bench_step.advance_to_trading(model)
+    assert closed > 0
+    assert model.ticks.kind[model.tick] != 0  # the next tick trades
+
+
+def test_mesa_reference_does_the_work() -> None:
+    from benchmarks.mesa_reference import Investor, MesaReferenceModel
+
+    sim = bench_step.build_model(N)
+    bench_step.advance_to_trading(sim)
+    ref = MesaReferenceModel(sim, seed=1)
+    assert len(ref.agents) == N
+    assert all(isinstance(a, Investor) for a in ref.agents)
+    lp0 = ref.market.lp.copy()
+    for _ in range(STEPS):
+        ref.step()
+    # prices moved, and every trade has a counterparty: shares outstanding are all held
+    assert ref.market.k == sim.market.k + STEPS
+    assert not (ref.market.lp == lp0).all()
+    held = sum(np.asarray(a.holdings) for a in ref.agents)
+    assert held == pytest.approx(sim.universe.shares, rel=1e-9)
+
+
+def test_summary_and_outputs(records: list[dict], tmp_path) -> None:
+    summary = bench_step.summarise(records)
+    assert set(summary["simulator_over_mesa"]) == {str(N)}
+    assert summary["simulator_over_mesa"][str(N)] > 0
+    assert summary["step_over_bound"][str(N)] > 0
+    assert summary["exponent"] is None  # needs two sizes >= 1e4
+    assert "targets" not in summary  # only with a 1e6 run
+    table = bench_step.format_table(records)
+    assert all(k in table for k in bench_step.KINDS)
+    bench_step.format_summary(summary)
+    payload = {"meta": bench_step.machine_meta(quick=True), "records": records, "summary": summary}
+    assert {"numpy", "mesa", "python", "date", "nproc"} <= set(payload["meta"])
+    json.loads(json.dumps(payload))
+    png = bench_step.plot_scaling(records, tmp_path / "scaling.png")
+    assert png.stat().st_size > 0
+
+
+def test_fit_exponent_of_linear_records() -> None:
+    recs = [
+        {"kind": "simulator", "investors": n, "seconds_per_step": 1e-6 * n}
+        for n in (1_000, 10_000, 100_000, 1_000_000)
+    ]
+    assert bench_step.fit_exponent(recs) == pytest.approx(1.0)
+
+
+def test_child_process_record() -> None:
+    rec = bench_step.run_child("numpy_bound", N, STEPS)
+    bench_step.validate_record(rec)
+    assert rec["kind"] == "numpy_bound" and rec["investors"] == N

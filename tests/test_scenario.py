@@ -1,0 +1,140 @@
+"""Scenario files: bad input stops with a message naming the file, the field and what is
+expected, and nothing is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.scenario import ScenarioError, load_scenario
+from tests.conftest import ROOT, SCENARIOS
+
+
+def _write(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _child(tmp_path: Path, body: dict, name: str = "bad.yaml") -> Path:
+    data = {"extends": str(SCENARIOS / "deepseek_2025.yaml"), **body}
+    return _write(tmp_path, yaml.safe_dump(data, sort_keys=False), name)
+
+
+def test_shipped_scenarios_load():
+    for f in ["deepseek_2025.yaml", "no_shock.yaml", "cost_debunked.yaml"]:
+        scn = load_scenario(SCENARIOS / f)
+        assert "NVDA" in scn.tickers and scn.population.size >= 10_000
+
+
+@pytest.mark.parametrize(
+    "body, field, expected",
+    [
+        ({"seeed": 3}, "seeed", "unknown field"),
+        ({"population": {"size": "many"}}, "population.size", "integer"),
+        ({"beliefs": {"prior_precision": -1}}, "beliefs.prior_precision", "greater than 0"),
+        ({"network": {"degree": "eight"}}, "network.degree", "integer"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path, body, field, expected):
+    p = _child(tmp_path, body)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p)
+    msg = str(e.value)
+    assert "bad.yaml" in msg and field in msg and expected in msg
+
+
+def test_negative_shares_are_rejected(tmp_path):
+    raw = yaml.safe_load((SCENARIOS / "deepseek_2025.yaml").read_text())
+    raw["universe"]["assets"][0]["shares_outstanding"] = -5
+    p = _write(tmp_path, yaml.safe_dump(raw))
+    with pytest.raises(
+        ScenarioError, match=r"universe\.assets\.0\.shares_outstanding.*greater than 0"
+    ):
+        load_scenario(p)
+
+
+def test_unknown_ticker_in_an_event(tmp_path):
+    ev = {
+        "time": "2025-01-27T10:00:00",
+        "idiosyncratic": {"NVDAX": -0.1},
+        "credibility": 1.0,
+        "reach": 0.5,
+    }
+    p = _child(tmp_path, {"news_append": [ev]})
+    with pytest.raises(
+        ScenarioError, match=r"bad\.yaml.*news\.\d+\.idiosyncratic.*unknown ticker 'NVDAX'"
+    ):
+        load_scenario(p)
+
+
+def test_unknown_factor_in_an_event(tmp_path):
+    ev = {"time": "2025-01-27T10:00:00", "signal": {"hype": 1}, "credibility": 1, "reach": 0.5}
+    p = _child(tmp_path, {"news_append": [ev]})
+    with pytest.raises(ScenarioError, match=r"news\.\d+\.signal: unknown factor 'hype'"):
+        load_scenario(p)
+
+
+def test_event_outside_the_calendar(tmp_path):
+    ev = {
+        "time": "2025-03-01T10:00:00",
+        "signal": {"compute_demand": -1},
+        "credibility": 1,
+        "reach": 0.5,
+    }
+    p = _child(tmp_path, {"news_append": [ev]})
+    with pytest.raises(
+        ScenarioError, match=r"news\.\d+\.time: 2025-03-01 10:00:00 is outside the calendar"
+    ):
+        load_scenario(p)
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    p = _write(tmp_path, "name: x\ncalendar: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"bad\.yaml: malformed YAML \(line \d+"):
+        load_scenario(p)
+
+
+def test_missing_extends_target(tmp_path):
+    p = _write(tmp_path, "extends: nowhere.yaml\nname: x\n")
+    with pytest.raises(ScenarioError, match="nowhere.yaml: file not found"):
+        load_scenario(p)
+
+
+def test_unstable_adjustment_is_rejected(tmp_path):
+    p = _child(tmp_path, {"population": {"cohorts": {"fundamental": {"adjust_per_step": 0.5}}}})
+    with pytest.raises(
+        ScenarioError, match=r"population\.cohorts\.fundamental.*price_response_per_step"
+    ):
+        load_scenario(p)
+
+
+def test_extends_and_overrides():
+    scn = load_scenario(
+        SCENARIOS / "cost_debunked.yaml", {"population.size": 2000, "news.2.credibility": 3}
+    )
+    base = load_scenario(SCENARIOS / "deepseek_2025.yaml")
+    assert scn.name == "cost_debunked" and len(scn.news) == len(base.news) + 1
+    assert scn.population.size == 2000 and scn.news[2].credibility == 3
+    with pytest.raises(ScenarioError, match=r"population\.sise.*unknown field"):
+        load_scenario(SCENARIOS / "deepseek_2025.yaml", {"population.sise": 5})
+    with pytest.raises(ScenarioError, match=r"news\.99: expected an index below"):
+        load_scenario(SCENARIOS / "deepseek_2025.yaml", {"news.99.credibility": 1})
+
+
+def test_cli_reports_bad_input_and_writes_nothing(tmp_path):
+    p = _child(tmp_path, {"population": {"size": -3}})
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "run", str(p), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2
+    assert "bad.yaml: population.size" in r.stderr
+    assert not out.exists()
