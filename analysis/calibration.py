@@ -62,8 +62,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import dataclasses
 import datetime as dt
 import io
+import json
 import math
 import os
 import subprocess
@@ -932,7 +934,8 @@ def _report(fitted: dict[str, Any]) -> str:
         f"tol {opt['tol']}, strategy {opt['strategy']}, init {opt['init']}, no polish).",
         "",
         f"- spec: `{fitted['spec_file']}`; base: `{fitted['base']}`; overrides at every "
-        f"evaluation: `{fitted['overrides']}`",
+        f"evaluation: `{json.dumps(fitted['overrides'], default=str)}` (scenarios ran from "
+        "the frozen copies in scenarios/)",
         f"- evaluations: {fitted['n_evaluations']} in {fitted['n_generations']} generations, "
         f"{fitted['wall_s'] / 60:.1f} min wall; optimiser: {fitted['optimizer_message']}",
         f"- objective J: fitted **{_md_num(fitted['objective'])}**"
@@ -943,6 +946,13 @@ def _report(fitted: dict[str, Any]) -> str:
         ),
         f"- code: commit {fitted['code']['commit']}"
         + (" with local changes in sim/" if fitted["code"]["sim_modified"] else ""),
+    ]
+    for path in fitted.get("scenarios_changed_since_start", []):
+        lines.append(
+            f"- **warning**: `{path}` changed while the calibration ran; the fit is to the "
+            "frozen copy, and fitted_scenario.yaml extends the file as it is now"
+        )
+    lines += [
         "",
         "## Fitted parameters",
         "",
@@ -1027,10 +1037,44 @@ def check_output_dir(out_dir: str | Path) -> None:
         )
 
 
-def _base_values(spec: CalibrationSpec) -> dict[str, float | None]:
-    from sim.scenario import load_scenario
+def _freeze(spec: CalibrationSpec, plans: list[_Plan]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each scenario's resolved content and the name of its frozen copy in the output dir."""
+    from sim.scenario import load_raw
 
-    dumped = load_scenario(spec.base_path, spec.overrides).model_dump(mode="json")
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    used: set[str] = set()
+    for p in plans:
+        stem = Path(p.path).stem
+        name = f"scenarios/{stem}.yaml"
+        k = 1
+        while name in used:
+            k += 1
+            name = f"scenarios/{stem}_{k}.yaml"
+        used.add(name)
+        out[p.key] = (name, load_raw(p.path))
+    return out
+
+
+def _changed_scenarios(plans: list[_Plan], frozen: Mapping[str, tuple[str, Any]]) -> list[str]:
+    """Scenario files whose content differs now from the frozen copy the fit ran on."""
+    from sim.scenario import ScenarioError, load_raw
+
+    changed = []
+    for p in plans:
+        try:
+            now = load_raw(p.path)
+        except ScenarioError:
+            now = None
+        if now != frozen[p.key][1]:
+            changed.append(p.path)
+    return changed
+
+
+def _base_values(spec: CalibrationSpec, raw: dict[str, Any]) -> dict[str, float | None]:
+    from sim.scenario import apply_overrides, validate
+
+    data = apply_overrides(raw, spec.overrides, spec.base_path.name)
+    dumped = validate(data, spec.base_path.name).model_dump(mode="json")
     out: dict[str, float | None] = {}
     for p in spec.parameters:
         v = _dotted_get(dumped, p.path)
@@ -1053,9 +1097,7 @@ def run_calibration(
     ``maxiter`` overrides the spec's optimiser setting. Raises :class:`CalibrationError`
     on bad input before anything is written.
     """
-    from scipy.optimize import differential_evolution
-
-    from sim.outputs import atomic_write, write_csv, write_json
+    from sim.outputs import atomic_write, write_json
 
     t0 = time.perf_counter()
     if not isinstance(spec, CalibrationSpec):
@@ -1068,35 +1110,27 @@ def run_calibration(
         )
     out = Path(out_dir)
     check_output_dir(out)
-    plans = _plans(spec)
-    base_values = _base_values(spec)
-    opt = spec.optimizer
-    x0 = None
-    if opt.include_base:
-        bv = [base_values[p.path] for p in spec.parameters]
-        if all(
-            v is not None and p.low <= v <= p.high for p, v in zip(spec.parameters, bv, strict=True)
-        ):
-            x0 = np.array([p.to_unit(v) for p, v in zip(spec.parameters, bv, strict=True)])
-    seeds = spec.seeds
-    record = {
-        "name": spec.name,
-        "spec_file": str(spec.source) if spec.source else None,
-        "spec": spec.model_dump(mode="json"),
-        "base": str(spec.base_path),
-        "seeds": seeds,
-        "population_size": spec.population_size(),
-        "scenarios": [
-            {"scenario": p.key, "path": p.path, "task": p.task, "fit": p.fit, "metrics": p.metrics}
-            for p in plans
-        ],
-        "objective": "J = sum_k weight_k ((mean_k - real_k) / scale_k)^2, scale = tolerance",
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(record, out / "calibration.json")
+    source_plans = _plans(spec)
+    # Tasks read frozen copies of the scenarios, so that editing a scenario file while a
+    # long calibration runs cannot change it half-way (each task reloads its scenario).
+    frozen = _freeze(spec, source_plans)
+    base_values = _base_values(spec, frozen[_BASE][1])
+    x0 = _start_point(spec, base_values)
 
-    n_gen_total = opt.maxiter + 1
-    trace: list[dict[str, Any]] = []
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(_start_record(spec, source_plans, frozen, out), out / "calibration.json")
+    for p in source_plans:
+        rel, raw = frozen[p.key]
+        text = (
+            f"# Frozen copy of {p.path} (extends: resolved) taken when calibration "
+            f"{spec.name} started; its evaluations ran on this file.\n"
+            + yaml.safe_dump(raw, sort_keys=False, width=100)
+        )
+        atomic_write(out / rel, lambda t, text=text: Path(t).write_text(text, encoding="utf-8"))
+    plans = [
+        dataclasses.replace(p, path=str((out / frozen[p.key][0]).resolve())) for p in source_plans
+    ]
+
     with contextlib.ExitStack() as stack:
         if executor is None:
             executor = stack.enter_context(
@@ -1105,7 +1139,7 @@ def run_calibration(
         fh = stack.enter_context((out / EVALUATIONS_CSV).open("w", encoding="utf-8", newline=""))
         bar = stack.enter_context(
             tqdm(
-                total=n_gen_total,
+                total=spec.optimizer.maxiter + 1,
                 desc=f"calibrate {spec.name}",
                 unit="gen",
                 disable=not progress,
@@ -1113,148 +1147,215 @@ def run_calibration(
             )
         )
         engine = _Engine(spec, executor, fh, plans)
-
-        def mapper(func: Any, iterable: Iterable[np.ndarray]) -> list[float]:
-            first = len(engine.records)
-            energies = engine(func, iterable)
-            ok = [r for r in engine.records if r.objective == r.objective]
-            best = min(ok, key=lambda r: r.objective)
-            gen_best = float(np.min(energies)) if len(energies) else math.nan
-            trace.append(
-                {
-                    "generation": engine.generation - 1,
-                    "n_evaluations": len(engine.records),
-                    "generation_evaluations": len(engine.records) - first,
-                    "generation_best": gen_best,
-                    "best_objective": best.objective,
-                    **best.values,
-                }
-            )
-            write_csv(pd.DataFrame(trace), out / TRACE_CSV)
-            bar.update(1)
-            bar.set_postfix(best=f"{best.objective:.4g}", evals=len(engine.records), refresh=True)
-            return energies
-
-        res = differential_evolution(
-            engine.single,
-            bounds=[(0.0, 1.0)] * len(spec.parameters),
-            strategy=opt.strategy,
-            maxiter=opt.maxiter,
-            popsize=opt.popsize,
-            tol=opt.tol,
-            atol=opt.atol,
-            mutation=opt.mutation,
-            recombination=opt.recombination,
-            rng=np.random.default_rng(opt.seed if opt.seed is not None else spec.seed),
-            polish=False,
-            init=opt.init,
-            updating="deferred",
-            workers=mapper,
-            x0=x0,
+        message, trace = _optimise(spec, engine, x0, out, bar)
+        best = min(
+            (r for r in engine.records if r.objective == r.objective), key=lambda r: r.objective
         )
-        fitted_evals = [r for r in engine.records if r.objective == r.objective]
-        best = min(fitted_evals, key=lambda r: r.objective)
         if best.errors:
-            raise CalibrationError(
-                f"every evaluation failed; first error: {engine.records[0].errors[0]}"
-            )
+            raise CalibrationError(f"every evaluation failed; first error: {best.errors[0]}")
         runs = dict(best.runs)
         if any(not p.fit for p in plans):  # validation-only scenarios: once, at the optimum
-            final = engine.evaluate([best.unit], fit=False, generation="validation")[0]
-            runs.update(final.runs)
+            runs.update(engine.evaluate([best.unit], fit=False, generation="validation")[0].runs)
         holdout = None
         if spec.holdout_replications:
-            holdout = engine.evaluate([best.unit], generation="holdout", seeds=spec.holdout_seeds)[
-                0
-            ]
+            holdout = engine.evaluate([best.unit], generation="holdout", seeds=spec.holdout_seeds)
         bar.close()
 
-    base_objective = None
-    if x0 is not None:
-        base_eval = engine.records[_x0_index(engine.records, x0)]
-        base_objective = base_eval.objective
-    target_rows = _fact_rows(spec.targets, runs, fit=True)
-    validation_rows = _fact_rows(spec.validation, runs, fit=False)
-    span = {p.path: p for p in spec.parameters}
-    param_table = []
-    for path, v in best.values.items():
-        p = span[path]
-        u = p.to_unit(v)
-        param_table.append(
-            {
-                "path": path,
-                "low": p.low,
-                "high": p.high,
-                "scale": p.scale,
-                "base_value": base_values[path],
-                "fitted": v,
-                "at_bound": bool(u < 0.01 or u > 0.99),
-            }
-        )
-    wall = time.perf_counter() - t0
     fitted = {
         "name": spec.name,
         "spec_file": str(spec.source) if spec.source else None,
         "base": str(spec.base_path),
         "overrides": spec.overrides,
         "parameters": best.values,
-        "parameter_table": param_table,
+        "parameter_table": _parameter_table(spec, best.values, base_values),
         "objective": best.objective,
-        "base_objective": base_objective,
+        "base_objective": None if x0 is None else engine.records[_x0_index(engine, x0)].objective,
         "best_evaluation": best.index,
-        "targets": target_rows,
-        "validation": validation_rows,
-        "seeds": seeds,
+        "targets": _fact_rows(spec.targets, runs, fit=True),
+        "validation": _fact_rows(spec.validation, runs, fit=False),
+        "seeds": spec.seeds,
         "replications": spec.replications,
         "holdout": None
         if holdout is None
         else {
             "seeds": spec.holdout_seeds,
-            "objective": holdout.objective,
-            "targets": _fact_rows(spec.targets, holdout.runs, fit=True),
+            "objective": holdout[0].objective,
+            "targets": _fact_rows(spec.targets, holdout[0].runs, fit=True),
             "validation": _fact_rows(
-                [t for t in spec.validation if t.label in holdout.runs], holdout.runs, fit=False
+                [t for t in spec.validation if t.label in holdout[0].runs],
+                holdout[0].runs,
+                fit=False,
             ),
         },
         "population_size": spec.population_size(),
-        "optimizer": opt.model_dump(mode="json"),
-        "optimizer_message": str(res.message),
+        "optimizer": spec.optimizer.model_dump(mode="json"),
+        "optimizer_message": message,
         "n_evaluations": len(engine.records),
         "n_generations": len(trace),
-        "wall_s": wall,
+        "wall_s": time.perf_counter() - t0,
         "code": _git_state(Path(__file__).resolve().parents[1]),
+        "scenarios_changed_since_start": _changed_scenarios(source_plans, frozen),
     }
-    write_json(fitted, out / "fitted.json")
-    header = (
-        f"# Fitted by `calibrate {fitted['spec_file']}` (objective J = {best.objective:.6g}).\n"
-        f"# Fitted at overrides {spec.overrides} with seeds {seeds}; see fitted.json and report.md.\n"
-    )
-    text = fitted_scenario_text(spec, best.values, out, header)
-    atomic_write(out / "fitted_scenario.yaml", lambda t: Path(t).write_text(text, encoding="utf-8"))
-    _verify_fitted_scenario(out / "fitted_scenario.yaml", best.values)
-    atomic_write(out / "report.md", lambda t: Path(t).write_text(_report(fitted), encoding="utf-8"))
-    _plot_trace(trace, out / "trace.png")
+    _write_outputs(spec, fitted, trace, out)
     if progress:
         print(
             f"calibrate {spec.name}: J = {best.objective:.4g} after {len(engine.records)} "
-            f"evaluations, {wall / 60:.1f} min; {out / 'report.md'}"
+            f"evaluations, {fitted['wall_s'] / 60:.1f} min; {out / 'report.md'}"
         )
     return CalibrationResult(
         name=spec.name,
         out_dir=out,
         parameters=dict(best.values),
         objective=best.objective,
-        base_objective=base_objective,
+        base_objective=fitted["base_objective"],
         n_evaluations=len(engine.records),
         n_generations=len(trace),
-        wall_s=wall,
+        wall_s=fitted["wall_s"],
         fitted=fitted,
     )
 
 
-def _x0_index(records: list[_Evaluation], x0: np.ndarray) -> int:
+def _start_point(
+    spec: CalibrationSpec, base_values: Mapping[str, float | None]
+) -> np.ndarray | None:
+    """Unit-cube point of the base's own values (None if excluded or out of bounds)."""
+    if not spec.optimizer.include_base:
+        return None
+    bv = [base_values[p.path] for p in spec.parameters]
+    if not all(
+        v is not None and p.low <= v <= p.high for p, v in zip(spec.parameters, bv, strict=True)
+    ):
+        return None
+    return np.array([p.to_unit(v) for p, v in zip(spec.parameters, bv, strict=True)])
+
+
+def _start_record(
+    spec: CalibrationSpec,
+    plans: list[_Plan],
+    frozen: Mapping[str, tuple[str, Any]],
+    out: Path,
+) -> dict[str, Any]:
+    """Content of ``calibration.json``, written before the first evaluation."""
+    return {
+        "name": spec.name,
+        "spec_file": str(spec.source) if spec.source else None,
+        "spec": spec.model_dump(mode="json"),
+        "base": str(spec.base_path),
+        "seeds": spec.seeds,
+        "holdout_seeds": spec.holdout_seeds,
+        "population_size": spec.population_size(),
+        "scenarios": [
+            {
+                "scenario": p.key,
+                "path": p.path,
+                "frozen_copy": str(out / frozen[p.key][0]),
+                "task": p.task,
+                "fit": p.fit,
+                "metrics": p.metrics,
+            }
+            for p in plans
+        ],
+        "objective": "J = sum_k weight_k ((mean_k - real_k) / scale_k)^2, scale = tolerance",
+        "code": _git_state(Path(__file__).resolve().parents[1]),
+    }
+
+
+def _optimise(
+    spec: CalibrationSpec, engine: _Engine, x0: np.ndarray | None, out: Path, bar: Any
+) -> tuple[str, list[dict[str, Any]]]:
+    """Run differential evolution on ``engine``; returns its message and the trace rows."""
+    from scipy.optimize import differential_evolution
+
+    from sim.outputs import write_csv
+
+    opt = spec.optimizer
+    trace: list[dict[str, Any]] = []
+
+    def mapper(func: Any, iterable: Iterable[np.ndarray]) -> list[float]:
+        first = len(engine.records)
+        energies = engine(func, iterable)
+        best = min(
+            (r for r in engine.records if r.objective == r.objective), key=lambda r: r.objective
+        )
+        trace.append(
+            {
+                "generation": engine.generation - 1,
+                "n_evaluations": len(engine.records),
+                "generation_evaluations": len(engine.records) - first,
+                "generation_best": float(np.min(energies)) if energies else math.nan,
+                "best_objective": best.objective,
+                **best.values,
+            }
+        )
+        write_csv(pd.DataFrame(trace), out / TRACE_CSV)
+        bar.update(1)
+        bar.set_postfix(best=f"{best.objective:.4g}", evals=len(engine.records), refresh=True)
+        return energies
+
+    res = differential_evolution(
+        engine.single,
+        bounds=[(0.0, 1.0)] * len(spec.parameters),
+        strategy=opt.strategy,
+        maxiter=opt.maxiter,
+        popsize=opt.popsize,
+        tol=opt.tol,
+        atol=opt.atol,
+        mutation=opt.mutation,
+        recombination=opt.recombination,
+        rng=np.random.default_rng(opt.seed if opt.seed is not None else spec.seed),
+        polish=False,
+        init=opt.init,
+        updating="deferred",
+        workers=mapper,
+        x0=x0,
+    )
+    return str(res.message), trace
+
+
+def _parameter_table(
+    spec: CalibrationSpec,
+    values: Mapping[str, float],
+    base_values: Mapping[str, float | None],
+) -> list[dict[str, Any]]:
+    rows = []
+    for p in spec.parameters:
+        u = p.to_unit(values[p.path])
+        rows.append(
+            {
+                "path": p.path,
+                "low": p.low,
+                "high": p.high,
+                "scale": p.scale,
+                "base_value": base_values[p.path],
+                "fitted": values[p.path],
+                "at_bound": bool(u < 0.01 or u > 0.99),
+            }
+        )
+    return rows
+
+
+def _write_outputs(
+    spec: CalibrationSpec, fitted: dict[str, Any], trace: list[dict[str, Any]], out: Path
+) -> None:
+    """fitted.json, fitted_scenario.yaml (checked by reloading it), report.md, trace.png."""
+    from sim.outputs import atomic_write, write_json
+
+    write_json(fitted, out / "fitted.json")
+    overrides = json.dumps(spec.overrides, default=str)
+    header = (
+        f"# Fitted by `calibrate {fitted['spec_file']}` (objective J = {fitted['objective']:.6g})\n"
+        f"# at overrides {overrides} with seeds {fitted['seeds']}; see fitted.json, report.md.\n"
+    )
+    text = fitted_scenario_text(spec, fitted["parameters"], out, header)
+    atomic_write(out / "fitted_scenario.yaml", lambda t: Path(t).write_text(text, encoding="utf-8"))
+    _verify_fitted_scenario(out / "fitted_scenario.yaml", fitted["parameters"])
+    atomic_write(out / "report.md", lambda t: Path(t).write_text(_report(fitted), encoding="utf-8"))
+    _plot_trace(trace, out / "trace.png")
+
+
+def _x0_index(engine: _Engine, x0: np.ndarray) -> int:
     """Index of the evaluation at the base's values (scipy puts x0 first in generation 0)."""
-    gen0 = [r for r in records if r.generation == 0]
+    gen0 = [r for r in engine.records if r.generation == 0]
     return min(gen0, key=lambda r: float(np.abs(r.unit - x0).max())).index
 
 

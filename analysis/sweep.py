@@ -29,6 +29,7 @@ the number of workers, the completion order, or how often the sweep was resumed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import importlib
@@ -209,7 +210,14 @@ def make_executor(
 
     with contextlib.ExitStack() as stack:
         if cluster == "local":
-            with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+            config = {
+                "distributed.scheduler.allowed-failures": retries,
+                # Dask charges a worker's death to every task assigned to that worker,
+                # queued or running; one task per single-threaded worker keeps innocent
+                # neighbours of a crashing task from using up its retries.
+                "distributed.scheduler.worker-saturation": 1.0,
+            }
+            with dask.config.set(config):
                 lc = LocalCluster(
                     n_workers=workers or 2,
                     threads_per_worker=1,
@@ -222,11 +230,52 @@ def make_executor(
         else:
             client = Client(scheduler)
         stack.callback(client.close)
-        # pure=False: identical arguments must still run (e.g. a resubmitted task), not
-        # be deduplicated against an erred earlier future.
-        ex = client.get_executor(pure=False)
+        ex = _robust_client_executor(client)
         stack.callback(ex.shutdown, wait=False)
         yield ex
+
+
+def _robust_client_executor(client: Any) -> Executor:
+    """``client.get_executor(pure=False)`` with a future relay that always resolves.
+
+    distributed's ``ClientExecutor`` relays each Dask future to a concurrent.futures
+    future in ``cfexecutor._cascade_future``, which never resolves it when fetching the
+    result itself raises: a task that finished on a worker killed before its result was
+    fetched is recomputed, and if that ends in ``KilledWorker`` the sweep would wait
+    forever. Here any outcome is relayed. ``pure=False``: tasks with equal arguments
+    must each run rather than share one key.
+    """
+    from distributed.cfexecutor import ClientExecutor
+
+    class _Executor(ClientExecutor):
+        def _wrap_future(self, future: Any) -> Future[Any]:
+            cf_future: Future[Any] = Future()
+
+            def cancel_remote(f: Future[Any]) -> None:
+                if f.cancelled() and future.status != "cancelled":
+                    future.cancel()
+
+            cf_future.add_done_callback(cancel_remote)
+            self._client.loop.add_callback(_relay_result, self._client, future, cf_future)
+            return cf_future
+
+    return _Executor(client, pure=False)
+
+
+async def _relay_result(client: Any, future: Any, cf_future: Future[Any]) -> None:
+    try:
+        result = await client.gather(future, asynchronous=True)
+    except BaseException as exc:  # relay everything, task errors and cancellation alike
+        if cf_future.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            cf_future.cancel()
+            cf_future.set_running_or_notify_cancel()  # wakes wait() / as_completed()
+        else:
+            cf_future.set_exception(exc)
+    else:
+        if not cf_future.done():
+            cf_future.set_result(result)
 
 
 def _capacity(executor: Executor) -> int:

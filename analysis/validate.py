@@ -294,7 +294,7 @@ def plot_qq(sims: list[np.ndarray], real: np.ndarray, title: str, path: Path) ->
     import scipy.stats
 
     fig, ax = plt.subplots(figsize=(6.2, 6))
-    lim = 0.0
+    zlim = qlim = 0.0
     pooled = np.sort(np.concatenate([_standardise(s) for s in sims]))
     z_real = np.sort(_standardise(real))
     series = (
@@ -305,10 +305,11 @@ def plot_qq(sims: list[np.ndarray], real: np.ndarray, title: str, path: Path) ->
     for z, style in series:
         q = scipy.stats.norm.ppf((np.arange(1, z.size + 1) - 0.5) / z.size)
         ax.plot(q, z, **style)
-        lim = max(lim, float(np.abs(z).max()), float(np.abs(q).max()))
-    ax.plot([-lim, lim], [-lim, lim], "--", color="grey", lw=1, label="normal (y = x)")
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
+        zlim = max(zlim, float(np.abs(z).max()))
+        qlim = max(qlim, float(np.abs(q).max()))
+    ax.plot([-zlim, zlim], [-zlim, zlim], "--", color="grey", lw=1, label="normal (y = x)")
+    ax.set_xlim(-qlim - 0.3, qlim + 0.3)
+    ax.set_ylim(-zlim * 1.05, zlim * 1.05)
     ax.set_xlabel("standard normal quantile")
     ax.set_ylabel("standardised daily log return quantile")
     ax.set_title(title, fontsize=11)
@@ -421,9 +422,11 @@ def validate(
         desc=f"validate {scenario.name}",
     )  # fmt: skip
     sims = [daily_log_returns(d, tk) for d in dailies]
-    for s in sims:
+    for s, sd in zip(sims, seeds, strict=True):
         if not np.isfinite(s).all():
-            raise ValidationError(f"{scenario.name}: a replication produced non-finite prices")
+            raise ValidationError(f"{scenario.name} seed {sd}: non-finite {tk} prices")
+        if not np.ptp(s) > 0:
+            raise ValidationError(f"{scenario.name} seed {sd}: {tk}'s daily returns are constant")
 
     per_rep = [stylized_facts(s) for s in sims]
     real_facts = stylized_facts(real.to_numpy())

@@ -102,6 +102,16 @@ def current_rss_mb() -> float:
     return rss if rss is not None else peak_rss_mb()
 
 
+def _baseline_rss_mb() -> float:
+    """RSS (MB) once the simulator's modules are imported, before anything is built."""
+    import mesa  # noqa: F401
+
+    import sim.model  # noqa: F401
+
+    gc.collect()
+    return current_rss_mb()
+
+
 def _memory_fields(n: int, baseline_mb: float) -> dict[str, float]:
     peak = peak_rss_mb()
     return {
@@ -176,7 +186,7 @@ def measure_simulator(n: int, steps: int, full_day: bool = False) -> dict[str, A
     (the untimed closed ticks, s each) and, with ``full_day``, ``day_s``: the wall time (s) of
     every trading tick of that session (``day_steps`` of them, 78 in the scenario).
     """
-    baseline = current_rss_mb()
+    baseline = _baseline_rss_mb()
     t0 = time.perf_counter()
     model = build_model(n)
     build_s = time.perf_counter() - t0
@@ -214,7 +224,7 @@ def measure_mesa_reference(n: int, steps: int) -> dict[str, Any]:
     except ModuleNotFoundError:  # run as a script: benchmarks/ itself is sys.path[0]
         from mesa_reference import MesaReferenceModel
 
-    baseline = current_rss_mb()
+    baseline = _baseline_rss_mb()
     sim_model = build_model(n)
     advance_to_trading(sim_model)
     t0 = time.perf_counter()
@@ -319,9 +329,14 @@ def _by(records: list[dict[str, Any]], kind: str) -> dict[int, dict[str, Any]]:
     return {r["investors"]: r for r in records if r["kind"] == kind}
 
 
-def fit_exponent(records: list[dict[str, Any]], n_min: int = 10_000) -> float | None:
-    """Slope of log(seconds per step) on log(N) for simulator records with N >= ``n_min``."""
-    sim = sorted((n, r["seconds_per_step"]) for n, r in _by(records, "simulator").items())
+def fit_exponent(
+    records: list[dict[str, Any]], n_min: int = 10_000, key: str = "seconds_per_step"
+) -> float | None:
+    """Slope of log(``key``) on log(N) for simulator records with N >= ``n_min``.
+
+    ``key`` is ``seconds_per_step`` (wall) or ``cpu_s_per_step`` (CPU).
+    """
+    sim = sorted((n, r[key]) for n, r in _by(records, "simulator").items() if key in r)
     pts = [(n, s) for n, s in sim if n >= n_min]
     if len(pts) < 2:
         return None
@@ -333,8 +348,10 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Ratios, the scaling exponent, the full day and the issue's targets, from ``records``.
 
     ``simulator_over_mesa``: simulator / Mesa investor-steps per second, per N;
-    ``step_over_bound``: simulator seconds per step / numpy bound seconds, per N;
-    ``exponent``: log-log slope of seconds per step on N over simulator N >= 1e4.
+    ``step_over_bound``: simulator seconds per step / numpy bound seconds, per N
+    (``step_over_bound_cpu``: the same ratio of CPU times);
+    ``exponent``: log-log slope of seconds per step on N over simulator N >= 1e4
+    (``exponent_cpu``: the same with CPU seconds, less sensitive to other load).
     """
     sim, ref, bound = (_by(records, k) for k in KINDS)
     ratio = {
@@ -347,11 +364,18 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         for n in sorted(sim)
         if n in bound
     }
+    over_cpu = {
+        str(n): sim[n]["cpu_s_per_step"] / bound[n]["cpu_s_per_step"]
+        for n in sorted(sim)
+        if n in bound and "cpu_s_per_step" in sim[n] and "cpu_s_per_step" in bound[n]
+    }
     pts = sorted(n for n in sim if n >= 10_000)
     out: dict[str, Any] = {
         "simulator_over_mesa": ratio,
         "step_over_bound": over,
+        "step_over_bound_cpu": over_cpu,
         "exponent": fit_exponent(records),
+        "exponent_cpu": fit_exponent(records, key="cpu_s_per_step"),
         "exponent_range": [pts[0], pts[-1]] if len(pts) >= 2 else None,
         "full_day": None,
     }
@@ -437,12 +461,16 @@ def format_summary(summary: dict[str, Any]) -> str:
     out = []
     for n, v in summary["simulator_over_mesa"].items():
         out.append(f"simulator / mesa_reference at N={int(n):,}: {v:.1f}x investor-steps per s")
+    cpu = summary.get("step_over_bound_cpu", {})
     for n, v in summary["step_over_bound"].items():
-        out.append(f"step / numpy bound at N={int(n):,}: {v:.1f}x")
+        extra = f" (CPU time: {cpu[n]:.1f}x)" if n in cpu else ""
+        out.append(f"step / numpy bound at N={int(n):,}: {v:.1f}x{extra}")
     if summary["exponent"] is not None:
         lo, hi = summary["exponent_range"]
+        cpu = summary.get("exponent_cpu")
         out.append(
             f"log-log exponent of s/step vs N, {lo:.0e} to {hi:.0e}: {summary['exponent']:.2f}"
+            + (f" (CPU time: {cpu:.2f})" if cpu is not None else "")
         )
     if summary["full_day"]:
         d = summary["full_day"]
@@ -469,6 +497,13 @@ def plot_scaling(records: list[dict[str, Any]], path: Path) -> Path:
         pts = sorted((n, r["seconds_per_step"]) for n, r in _by(records, kind).items())
         if pts:
             ax.plot(*zip(*pts, strict=True), style[kind], label=kind.replace("_", " "))
+    cpu = sorted(
+        (n, r["cpu_s_per_step"])
+        for n, r in _by(records, "simulator").items()
+        if "cpu_s_per_step" in r
+    )
+    if cpu:
+        ax.plot(*zip(*cpu, strict=True), "o:", mfc="none", color="C0", label="simulator, CPU time")
     bound = sorted((n, r["seconds_per_step"]) for n, r in _by(records, "numpy_bound").items())
     if bound:
         ns, ts = zip(*bound, strict=True)

@@ -55,6 +55,23 @@ def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> 
     return path
 
 
+def _cpu_busy(interval_s: float = 1.0) -> float | None:
+    """Fraction of all CPU time in use over ``interval_s`` (/proc/stat; None elsewhere)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(interval_s)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
 def _timed_sweep(spec: Path, out: Path, executor: Any) -> float:
     # run_sweep prints a summary line per sweep; keep the benchmark table readable.
     with contextlib.redirect_stdout(io.StringIO()):
@@ -113,11 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     n_tiny = 200 if args.quick else 1000
 
     load_before = os.getloadavg()[0]
-    if load_before > 0.5:
+    busy_before = _cpu_busy()
+    if busy_before is not None and busy_before > 0.2:
         # Other processes competing for the cores make the speed-up meaningless.
-        print(
-            f"warning: 1-min load average is {load_before:.2f} before starting; results will be skewed"
-        )
+        print(f"warning: {100 * busy_before:.0f} % of CPU time was in use before starting")
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "base.yaml").write_text("name: bench\n")
@@ -143,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['wall_s']:>8.2f} {r['runs_per_min']:>10.1f} {r['ms_per_task']:>9.3f}"
         )
     print(f"speed-up, 2 vs 1 workers (CPU-bound {cpu_s:g} s tasks): {speedup:.2f}x")
+    busy_txt = "n/a" if busy_before is None else f"{100 * busy_before:.0f} %"
     print(
-        f"1-min load average: {load_before:.2f} before, {load_after:.2f} after (the sweeps add ~2)"
+        f"CPU in use by other work before starting: {busy_txt}; "
+        f"1-min load average {load_before:.2f} before, {load_after:.2f} after"
     )
     print(
         f"near-zero tasks, wall per task: local pool {pool['ms_per_task']:.2f} ms, "
@@ -155,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "quick": args.quick,
+        "cpu_busy_before": None if busy_before is None else round(busy_before, 3),
         "loadavg_1min_before": round(load_before, 2),
         "loadavg_1min_after": round(load_after, 2),
         "cases": rows,

@@ -26,8 +26,9 @@ does for its row:
      look-back ``h``;
    * vol_target: rebalancing at the close to the vol-scaled benchmark;
    * passive: the day's fund flow at the close;
-   * retail: Lux-Marchesi switching draw, one Gaussian noise draw per asset, the shared mood
-     and liquidity shock, dip buying, the no-short and cash-budget limits;
+   * retail: Lux-Marchesi switching draw, then an activity draw: if it trades this step, one
+     Gaussian noise draw per asset, the shared mood and liquidity shock, dip buying, the
+     no-short and cash-budget limits;
    * market maker: nothing here (it absorbs after clearing);
 
 5. **booking** after clearing (``Cohort.execute``): belief-driven investors first recompute
@@ -49,7 +50,9 @@ passive flow draw and the market maker's quote.
 Differences, all of which make this reference a little *cheaper* than the simulator (so the
 measured speed-up of the simulator is conservative): news spreads asynchronously (an agent
 sees its neighbours' status as of now, not as of the tick's start); no ``DataCollector`` (the
-simulator records belief quantiles every step). It draws from Mesa's ``model.random``, so its
+simulator records belief quantiles); no rationing of market orders after a limit move (rare).
+The rules are copied from ``sim/`` as of the benchmark's writing: when a cohort's rule changes
+there, change it here too, or the comparison stops being like for like. It draws from Mesa's ``model.random``, so its
 paths differ from the simulator's in detail; the amount of work per investor is what matches.
 
 Units: holdings in shares, cash and wealth in USD, log prices in log USD, fractions of wealth.
@@ -87,6 +90,7 @@ class RefEvent:
     idio_raw: np.ndarray  # (A,) log value, NaN where silent
     credibility: float
     relative: bool
+    max_age_h: float | None = None  # stops spreading this long after release (None: default)
     n_informed: int = 0
     media: float = 0.0  # media hazard integrated over the current tick
     pairs: list[tuple[int, float]] = field(default_factory=list)  # (factor, signal) read
@@ -311,7 +315,7 @@ class MomentumAgent(Investor):
         tilt = c.tilt[self.h_idx]
         w = self.wealth
         for i in range(len(d)):
-            frac = m.benchmark[i] * (1.0 + c.aggressiveness * tilt[i])
+            frac = c.bench[i] * (1.0 + c.aggressiveness * tilt[i])
             d[i] = c.adjust * (w * frac / m.price[i] - self.holdings[i])
 
 
@@ -346,6 +350,11 @@ class RetailAgent(Investor):
     def __init__(self, *args, optimist: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.optimist = optimist
+        self.trading = False
+
+    def execute(self) -> None:
+        if self.trading:
+            super().execute()
 
     def decide(self) -> None:
         m = self.model
@@ -353,9 +362,14 @@ class RetailAgent(Investor):
         z = self.random.random()
         self.optimist = z >= c.p_down if self.optimist else z < c.p_up
         c.n_optimist += self.optimist
-        gauss = self.random.gauss
-        w = self.wealth
         d = self.delta
+        self.trading = self.random.random() < c.activity  # only a random few trade per step
+        if not self.trading:
+            for i in range(len(d)):
+                d[i] = 0.0
+            return
+        gauss = self.random.gauss
+        w = self.wealth / c.activity  # scaled up so that the expected flow is unchanged
         buys = 0.0
         for i in range(len(d)):
             noise = c.idio_weight * gauss(0.0, 1.0) + c.shared[i]
@@ -475,6 +489,7 @@ class MesaReferenceModel(mesa.Model):
             idio_raw=np.array(ev.idio, dtype=float),
             credibility=float(ev.credibility),
             relative=bool(ev.relative),
+            max_age_h=getattr(ev, "max_age_h", None),
         )
 
     def _interpret(self, ev: RefEvent, signal: np.ndarray, idio: np.ndarray) -> None:
@@ -496,6 +511,8 @@ class MesaReferenceModel(mesa.Model):
         for name, coh in s.cohorts.items():
             cfg = coh.cfg
             c = SimpleNamespace(name=name, cfg=cfg)
+            # the cohort's neutral weights (per cohort where the simulator has them)
+            c.bench = np.asarray(getattr(coh, "bench", s.benchmark), dtype=float).tolist()
             if name in ("fundamental", "leveraged"):
                 c.base = coh.base.tolist()
                 c.inv_g = coh.inv_g.tolist()
@@ -530,6 +547,7 @@ class MesaReferenceModel(mesa.Model):
                 c.opinion = coh.opinion
                 c.idio_weight = max(1.0 - cfg.sentiment_weight - cfg.common_noise, 0.0)
                 c.max_cash_use = cfg.max_cash_use
+                c.activity = getattr(cfg, "activity", 1.0)
                 c.n_optimist = 0
                 c.n = coh.n
             elif name == "market_maker":
@@ -606,7 +624,8 @@ class MesaReferenceModel(mesa.Model):
             age0 = max((start - ev.time) / np.timedelta64(1, "m") / 60.0, 0.0)
             hl = ev.half_life_h
             ev.media = ev.p0 * hl / LN2 * (2.0 ** (-age0 / hl) - 2.0 ** (-(age0 + hours) / hl))
-            if ev.n_informed < self.saturation * self.n_investors and age0 < self.max_age_hours:
+            max_age = self.max_age_hours if ev.max_age_h is None else ev.max_age_h
+            if ev.n_informed < self.saturation * self.n_investors and age0 < max_age:
                 keep.append(ev)
         self.active_events = keep
         self.q_hours = self.q * hours
@@ -641,7 +660,7 @@ class MesaReferenceModel(mesa.Model):
             ann0 = np.sqrt(m.normal_step_var * m.steps_per_session * 252.0)
             scale = np.minimum(vcfg.max_leverage, vcfg.target_volatility / ann)
             scale0 = np.minimum(vcfg.max_leverage, vcfg.target_volatility / ann0)
-            vt.frac = (np.asarray(self.benchmark) * scale / scale0).tolist()
+            vt.frac = (np.asarray(vt.bench) * scale / scale0).tolist()
         # passive: the day's flow is drawn at the open
         pa = c["passive"]
         if self.is_open_tick:
@@ -656,9 +675,7 @@ class MesaReferenceModel(mesa.Model):
         xi = [self.random.gauss(0.0, 1.0) for _ in range(self.n_assets)]
         re.shared = [rcfg.sentiment_weight * re.opinion + rcfg.common_noise * x for x in xi]
         drop = np.maximum(m.lp_prev_close - m.lp, 0.0)
-        re.dip = (
-            rcfg.dip_buying * drop * np.asarray(self.benchmark) / m.steps_per_session
-        ).tolist()
+        re.dip = (rcfg.dip_buying * drop * np.asarray(re.bench) / m.steps_per_session).tolist()
         re.n_optimist = 0
         # fundamental / leveraged: the open takes a bigger step
         for name in ("fundamental", "leveraged"):

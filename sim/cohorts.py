@@ -135,18 +135,21 @@ class Fundamental(Cohort):
     def submit(self) -> None:
         m = self.model.market
         np.subtract(self.values(), m.lp, out=self.gap)
+        self.f0 = f = self.fractions()  # target fractions at the last price
         rest = self.model.universe.rest
         if rest is not None and self.model.rotation > 0:
             # an underweight in the other names is partly held in the rest of the market
-            f = self.fractions()
             under = (self.base - f).sum(axis=1) - (self.base[rest] - f[:, rest])
             self.gap[:, rest] += self.model.rotation * under / self.inv_g[rest]
+            f[:, rest] = np.clip(
+                self.base[rest] + self.gap[:, rest] * self.inv_g[rest], self.lo[rest], self.hi[rest]
+            )
         self.fixed[:] = 0.0
 
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
         k, kp = self.kappa() if kappa is None else kappa
         p = self.model.market.price
-        self.t_ref = self.wealth[:, None] * self.fractions() / p  # targets at the last price
+        np.multiply(self.wealth[:, None], self.f0 / p, out=self.t_ref)  # targets at last price
         self.kp = kp
         # what members order regardless of the clearing price (see ElasticSchedule)
         self.carry = (kp - k) * self.t_ref + k * self.holdings
@@ -177,7 +180,10 @@ class Leveraged(Fundamental):
     falling market, the fire-sale channel. Brokers raise margins with volatility (the margin
     spiral of Brunnermeier and Pedersen, 2009): each position's margin is scaled by
     ``max(1, vol / vol_normal) ** margin_vol_sensitivity``, so the more levered a fund, the
-    sooner a volatility spike forces it to sell.
+    sooner a volatility spike forces it to sell. Before any margin call, risk limits already
+    make leverage procyclical (a value-at-risk rule, Adrian and Shin 2010): the neutral book is
+    scaled by ``min(1, vol / vol_normal) ** -var_sensitivity``, so when volatility jumps the
+    funds de-gross, and the more levered they are the more they sell.
     """
 
     kind = "leveraged"
@@ -195,9 +201,11 @@ class Leveraged(Fundamental):
         return 3.0 * self.leverage * self.bench
 
     def submit(self) -> None:
-        super().submit()
         m = self.model.market
-        haircut = np.maximum(m.realised_vol_ratio(), 1.0) ** self.cfg.margin_vol_sensitivity
+        vr = np.maximum(m.realised_vol_ratio(), 1.0)
+        self.base = self.leverage * self.bench * vr ** (-self.cfg.var_sensitivity)
+        super().submit()
+        haircut = vr**self.cfg.margin_vol_sensitivity
         gross = np.abs(self.holdings) @ (m.price * haircut)
         equity = self.wealth
         cfg = self.cfg
@@ -345,7 +353,8 @@ class Retail(Cohort):
         self.zeta = cfg.noise_volume_share * u.adv * u.price0 / (steps * w_total * mix)
         self.optimist = rng.random(self.n) < 0.5
         self.opinion = float(2 * self.optimist.mean() - 1) if self.n else 0.0
-        self.noise = np.zeros_like(self.holdings)
+        self.act = np.zeros(0, dtype=np.int64)
+        self.d_act = np.zeros((0, u.n_assets))
 
     def _switch(self) -> None:
         c = self.cfg
@@ -362,23 +371,37 @@ class Retail(Cohort):
         c = self.cfg
         m = self.model.market
         self._switch()
-        self.stream.standard_normal(out=self.noise)
-        self.noise *= max(1.0 - c.sentiment_weight - c.common_noise, 0.0)
-        xi = self.stream.standard_normal(self.noise.shape[1])
-        self.noise += c.sentiment_weight * self.opinion + c.common_noise * xi
-        dollars = self.noise * self.zeta
+        # only a random few members trade in a given step; their orders are scaled up so the
+        # expected flow is unchanged (and the cost of a step is proportional to who trades)
+        act = np.flatnonzero(self.stream.random(self.n) < c.activity)
+        self.act = act
+        noise = self.stream.standard_normal((act.size, self.holdings.shape[1]))
+        noise *= max(1.0 - c.sentiment_weight - c.common_noise, 0.0)
+        xi = self.stream.standard_normal(self.holdings.shape[1])
+        noise += c.sentiment_weight * self.opinion + c.common_noise * xi
+        dollars = noise * self.zeta
         drop = np.maximum(m.lp_prev_close - m.lp, 0.0)
         dollars += c.dip_buying * drop * self.bench / m.steps_per_session
-        dollars *= self.wealth[:, None]
-        np.multiply(dollars, np.exp(-m.lp), out=self.delta)
+        dollars *= (self.wealth[act] / c.activity)[:, None]
+        d = dollars * np.exp(-m.lp)
         # no shorting, and buys limited by the cash members are willing to use
-        np.maximum(self.delta, -self.holdings, out=self.delta)
-        buys = np.maximum(self.delta, 0.0) @ m.price
-        budget = np.maximum(self.cash, 0.0) * c.max_cash_use
+        np.maximum(d, -self.holdings[act], out=d)
+        buys = np.maximum(d, 0.0) @ m.price
+        budget = np.maximum(self.cash[act], 0.0) * c.max_cash_use
         scale = np.where(buys > budget, budget / np.maximum(buys, 1e-12), 1.0)
-        pos = self.delta > 0
-        self.delta[pos] *= np.broadcast_to(scale[:, None], self.delta.shape)[pos]
-        self.fixed = self.delta.sum(axis=0)
+        np.multiply(d, np.where(d > 0, scale[:, None], 1.0), out=d)
+        self.d_act = d
+        self.fixed = d.sum(axis=0)
+
+    def ration(self, phi: np.ndarray) -> None:
+        self.d_act *= phi
+
+    def execute(self, lp_exec: np.ndarray) -> None:
+        d = self.d_act
+        self.holdings[self.act] += d
+        self.cash[self.act] -= d @ np.exp(lp_exec)
+        self.flow = d.sum(axis=0)
+        self.volume = np.abs(d).sum(axis=0)
 
 
 class MarketMaker(Cohort):

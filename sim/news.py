@@ -38,7 +38,9 @@ class Event:
     shock: bool
     relative: bool = False  # ordinary news: signal is a surprise around the current consensus
     key: tuple[int, int] = (0, 0)  # stable identity: (0, i) scheduled i-th, (1, j) ordinary j-th
+    max_age_h: float | None = None  # stops spreading this long after release (None: default)
     informed: np.ndarray | None = field(default=None, repr=False)
+    share: np.ndarray | None = field(default=None, repr=False)  # informed share of contacts
     rng: np.random.Generator | None = field(default=None, repr=False)
     n_informed: int = 0
 
@@ -125,6 +127,7 @@ def _ordinary(t: np.datetime64, sig: np.ndarray, idio: np.ndarray, cfg: NewsFlow
         half_life_h=cfg.media_half_life_hours,
         shock=False,
         relative=True,
+        max_age_h=cfg.max_age_hours,
     )
 
 
@@ -165,6 +168,9 @@ class Diffusion:
         self.active: list[Event] = []
         self.released: list[Event] = []
         self.net = network
+        # column k of the CSC form lists who has k as a contact: spreading updates touch only
+        # the contacts of the newly informed, so a tick costs what changes, not N x events
+        self.net_by_contact = network.tocsc()
         self.attention = attention
         self.q = q
         self.seed = seed
@@ -178,6 +184,7 @@ class Diffusion:
         while self.pending and self.pending[0].time < until:
             ev = self.pending.pop(0)
             ev.informed = np.zeros(self.n, dtype=bool)
+            ev.share = np.zeros(self.n, dtype=np.float32)
             # each event draws from its own stream, keyed by its identity, so adding or removing
             # one event leaves who-hears-when of every other event unchanged
             ev.rng = np.random.default_rng(
@@ -188,33 +195,43 @@ class Diffusion:
             new.append(ev)
         return new
 
+    def _add_contacts(self, share: np.ndarray, rows: np.ndarray) -> None:
+        """Raise the informed share of everyone who has one of ``rows`` as a contact."""
+        sub = self.net_by_contact[:, rows]
+        if sub.nnz > self.n // 8:
+            share += np.bincount(sub.indices, weights=sub.data, minlength=self.n).astype(np.float32)
+        else:
+            np.add.at(share, sub.indices, sub.data)
+
     def spread(self, now: np.datetime64, hours: float) -> list[tuple[Event, np.ndarray]]:
         """Advance diffusion over a tick of ``hours``; returns (event, newly informed rows)."""
         if not self.active:
             return []
         out = []
-        informed = np.stack([e.informed for e in self.active], axis=1).astype(np.float32)
-        share = self.net @ informed if self.q > 0 else None
         keep = []
-        for k, ev in enumerate(self.active):
+        for ev in self.active:
             age0 = max((now - ev.time) / np.timedelta64(1, "m") / 60.0, 0.0)
             hl = ev.half_life_h
             # media intensity integrated exactly over the tick
             media = ev.p0 * hl / LN2 * (2.0 ** (-age0 / hl) - 2.0 ** (-(age0 + hours) / hl))
             rate = self.attention * media
-            if share is not None:
-                rate = rate + self.q * hours * share[:, k]
+            if self.q > 0:
+                rate = rate + (self.q * hours) * ev.share
             p_new = -np.expm1(-rate)
-            hit = (ev.rng.random(self.n) < p_new) & ~ev.informed
+            hit = (ev.rng.random(self.n, dtype=np.float32) < p_new) & ~ev.informed
             rows = np.flatnonzero(hit)
             ev.informed[rows] = True
             ev.n_informed += rows.size
+            if self.q > 0 and rows.size:
+                self._add_contacts(ev.share, rows)
             out.append((ev, rows))
             done = ev.n_informed >= self.saturation * self.n
-            if not done and age0 + hours < self.max_age_hours:
+            max_age = self.max_age_hours if ev.max_age_h is None else ev.max_age_h
+            if not done and age0 + hours < max_age:
                 keep.append(ev)
             else:
                 ev.informed = None  # free memory: an event no one else will learn
+                ev.share = None
                 ev.rng = None
         self.active = keep
         return out

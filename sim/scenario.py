@@ -169,6 +169,7 @@ class NewsFlowConfig(_Strict):
     credibility: float = Field(1.0, gt=0)
     reach: float = Field(0.3, gt=0, le=1)
     media_half_life_hours: float = Field(6.0, gt=0)
+    max_age_hours: float = Field(24.0, gt=0, description="an ordinary item stops spreading after")
 
 
 class BeliefsConfig(_Strict):
@@ -199,6 +200,9 @@ class NetworkConfig(_Strict):
     q: float = Field(0.15, ge=0, description="peer hazard per hour at full informed share")
     attention_dispersion: float = Field(0.5, ge=0, description="lognormal sigma of attention")
     homophily: float = Field(0.5, ge=0, le=1, description="share of links within own cohort")
+    max_event_age_hours: float = Field(
+        72.0, gt=0, description="an item stops spreading this long after its release"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,13 +264,16 @@ class LeveragedConfig(CohortBase):
     leverage: float = Field(3.0, ge=1, description="gross exposure / equity at target")
     risk_aversion: float = Field(2.0, gt=0)
     horizon_days: float = Field(120.0, gt=0)
-    adjust_per_step: float = Field(0.03, gt=0, le=1)
+    adjust_per_step: float = Field(0.02, gt=0, le=1)
     open_adjust: float = Field(0.7, gt=0, le=1)
-    price_response_per_step: float = Field(0.03, gt=0, le=1)
+    price_response_per_step: float = Field(0.02, gt=0, le=1)
     maintenance_margin: float = Field(0.15, gt=0, lt=1, description="equity/gross floor")
     initial_margin: float = Field(0.2, gt=0, lt=1, description="equity/gross restored")
     forced_sale_per_step: float = Field(
-        0.25, gt=0, le=1, description="share of a margin call's cut sold per step"
+        0.1, gt=0, le=1, description="share of a margin call's cut sold per step"
+    )
+    var_sensitivity: float = Field(
+        0.5, ge=0, description="neutral book scaled by (vol/normal vol)^-this when vol is high"
     )
     margin_vol_sensitivity: float = Field(
         1.0, ge=0, description="margins scale with (vol/normal vol)^this, when vol is above normal"
@@ -313,6 +320,9 @@ class RetailConfig(CohortBase):
     autonomous_switch: float = Field(0.01, ge=0, description="Kirman epsilon per step")
     return_feedback: float = Field(5.0, ge=0, description="pessimism from losses (per log-ret)")
     max_cash_use: float = Field(0.5, gt=0, le=1)
+    activity: float = Field(
+        0.1, gt=0, le=1, description="probability that a member trades in a given step"
+    )
 
 
 class MarketMakerConfig(CohortBase):

@@ -176,6 +176,23 @@ def test_override_that_replaces_a_fitted_list_is_refused() -> None:
         parse_calibration(data, "x.yaml")
 
 
+def test_scenarios_are_frozen_and_later_edits_detected(tmp_path: Path) -> None:
+    from analysis.calibration import _changed_scenarios, _freeze, _plans
+
+    scn = tmp_path / "mine.yaml"
+    scn.write_text(f"extends: {CAL / 'tiny_week.yaml'}\nname: mine\n")
+    spec = load_calibration(_write_spec(tmp_path, _spec_dict()))
+    spec = spec.model_copy(update={"base": str(scn)})
+    plans = _plans(spec)
+    frozen = _freeze(spec, plans)
+    name, raw = frozen["base"]
+    assert name == "scenarios/mine.yaml"
+    assert "extends" not in raw and raw["calendar"]["step_minutes"] == 30  # resolved
+    assert _changed_scenarios(plans, frozen) == []
+    scn.write_text(scn.read_text() + "network: {q: 0.5}\n")
+    assert _changed_scenarios(plans, frozen) == [str(scn.resolve())]
+
+
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
     path = _write_spec(tmp_path, _spec_dict(replications=0))
     out = tmp_path / "out"
@@ -227,6 +244,11 @@ def test_outputs_record_every_evaluation_and_common_seeds(recovered: dict[str, A
     out, spec, res = recovered["out"], recovered["spec"], recovered["result"]
     for name in ("calibration.json", "evaluations.csv", "trace.csv", "fitted.json"):
         assert (out / name).is_file(), name
+    # The runs read a frozen, fully resolved copy of the base scenario.
+    frozen = out / "scenarios" / "tiny_week.yaml"
+    assert load_scenario(frozen).model_dump() == load_scenario(spec.base_path).model_dump()
+    started = json.loads((out / "calibration.json").read_text())
+    assert started["scenarios"][0]["frozen_copy"] == str(frozen)
     assert (out / "trace.png").stat().st_size > 1000
     rows = list(csv.DictReader((out / "evaluations.csv").open()))
     assert len(rows) == res.n_evaluations == 8 * 7

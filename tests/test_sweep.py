@@ -85,22 +85,24 @@ def test_local_pool_and_dask_cluster_give_identical_runs(tmp_path: Path, dask_ex
 
 
 def test_dask_retries_dead_workers(tmp_path: Path, dask_executor) -> None:
-    spec = make_spec(
-        tmp_path,
-        """\
+    body = """\
         name: dying
         base: base.yaml
         task: analysis.sweep_testfuncs:dying_task
-        parameters: [{path: die, values: [0, 1, 2]}]
+        parameters: [{path: die, values: DIE}]
         design: grid
         metrics: [y]
-        """,
-    )
-    summary = run_sweep(spec, tmp_path / "out", executor=dask_executor, progress=False)
-    runs = read_runs(tmp_path / "out").set_index("die")
-    assert summary.n_ok == 2 and summary.n_failed == 1
-    assert runs.loc[1, "status"] == "ok"
-    assert runs.loc[2, "status"] == "error" and "KilledWorker" in runs.loc[2, "error"]
+        """
+    # Two sweeps: Dask charges a worker's death to every task assigned to it, so a task
+    # that always kills its worker is kept apart from the one that dies once.
+    once = make_spec(tmp_path, body.replace("DIE", "[0, 1]"), "once.yaml")
+    summary = run_sweep(once, tmp_path / "once", executor=dask_executor, progress=False)
+    assert (summary.n_ok, summary.n_failed) == (2, 0)
+    always = make_spec(tmp_path, body.replace("DIE", "[2]"), "always.yaml")
+    summary = run_sweep(always, tmp_path / "always", executor=dask_executor, progress=False)
+    row = read_runs(tmp_path / "always").iloc[0]
+    assert (summary.n_ok, summary.n_failed) == (0, 1)
+    assert row["status"] == "error" and "KilledWorker" in row["error"] and row["attempt"] == 3
 
 
 # ------------------------------------------------------------------- kill -9 + resume
