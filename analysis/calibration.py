@@ -237,12 +237,18 @@ class CalibrationParameter(_Strict):
         return self
 
     def from_unit(self, u: float) -> float:
-        """Parameter value at unit coordinate ``u`` in [0, 1]."""
+        """Parameter value at unit coordinate ``u`` in [0, 1], to 12 significant digits.
+
+        The rounding makes ``from_unit(to_unit(x)) == x`` for the base's own values
+        (``1.5``, not ``1.4999999999999998``); it is far below any effect on a run.
+        """
         u = min(max(float(u), 0.0), 1.0)
         if self.scale == "log":
             lo, hi = math.log(self.low), math.log(self.high)
-            return float(min(max(math.exp(lo + u * (hi - lo)), self.low), self.high))
-        return float(self.low + u * (self.high - self.low))
+            x = math.exp(lo + u * (hi - lo))
+        else:
+            x = self.low + u * (self.high - self.low)
+        return min(max(float(f"{x:.12g}"), self.low), self.high)
 
     def to_unit(self, x: float) -> float:
         """Unit coordinate of value ``x`` (inverse of :meth:`from_unit`)."""

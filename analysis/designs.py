@@ -271,6 +271,10 @@ class SweepSpec(_Strict):
     description: str | None = None
     base: str = Field(min_length=1, description="base scenario, relative to the sweep file")
     task: str = Field(default=DEFAULT_TASK, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    fixed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="overrides applied to every run (dotted paths), e.g. population.size",
+    )
     parameters: list[Parameter] = Field(min_length=1)
     design: DesignConfig
     replications: int = Field(default=1, ge=1)

@@ -435,7 +435,8 @@ class _Runner:
         self.fh = fh
         self.bar = bar
         self.scenario = str(spec.base_path)
-        self.points = design.all_overrides()
+        # fixed overrides first, so a swept parameter wins over a fixed one of the same path
+        self.points = [{**spec.fixed, **p} for p in design.all_overrides()]
         self.seeds = task_seeds(spec.seed, design.n_points * spec.replications)
         cap = _capacity(executor)
         # A process pool keeps one queued task per worker so no worker idles between

@@ -71,7 +71,10 @@ class Beliefs:
         self.idio = np.zeros((n, n_a), dtype=dtype)
         self.idio_tau = np.full(n, cfg.idiosyncratic_precision, dtype=dtype)
         self.bull = bull
-        self.version = 0  # bumped whenever beliefs change, so values can be cached
+        # believed log value minus log V0 (before the anchor), kept up to date row by row so
+        # that a step never recomputes it for investors whose beliefs did not move
+        self.gap = np.empty((n, n_a), dtype=dtype)
+        self._refresh(slice(None))
 
     def interpreted(self, signal: np.ndarray, has: np.ndarray, jevons: bool) -> tuple:
         """The (signal, informs-mask) an investor of the given kind reads from an event."""
@@ -119,15 +122,12 @@ class Beliefs:
                 t = self.idio_tau[rows][:, None]
                 cur = self.idio[np.ix_(rows, cols)]
                 self.idio[np.ix_(rows, cols)] = (t * cur + w * idio_signal[cols]) / (t + w)
-        self.version += 1
+        self._refresh(rows)
+
+    def _refresh(self, rows: np.ndarray | slice) -> None:
+        self.gap[rows] = (self.mu[rows] - self.consensus) @ self.exposures_t + self.idio[rows]
 
     def decay(self, hours: float) -> None:
         """Precision fades with a half-life, so that later news can still move beliefs."""
         f = 0.5 ** (hours / (24.0 * self.cfg.memory_half_life_days))
         self.tau *= f
-
-    def value_gap(self, rows: slice, out: np.ndarray) -> np.ndarray:
-        """Believed log value minus log V0 (before the anchor), (rows, A), written into ``out``."""
-        np.matmul(self.mu[rows] - self.consensus, self.exposures_t, out=out)
-        out += self.idio[rows]
-        return out

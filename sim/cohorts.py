@@ -52,8 +52,14 @@ class Cohort(mesa.Agent):
     def schedule(self) -> ElasticSchedule | None:
         return None
 
+    idle = False  # set by cohorts that placed no order this step: nothing to book
+
     def execute(self, lp_exec: np.ndarray) -> None:
         """Book this step's trades ``self.delta`` at prices ``exp(lp_exec)``."""
+        if self.idle:
+            self.flow = np.zeros_like(self.fixed)
+            self.volume = np.zeros_like(self.fixed)
+            return
         d = self.delta
         self.holdings += d
         self.cash -= d @ np.exp(lp_exec)
@@ -100,8 +106,6 @@ class Fundamental(Cohort):
         self.hi = self._upper()
         self.gap = np.zeros_like(self.holdings)
         self.active = np.ones(self.n, dtype=bool)
-        self._values_version = -1
-        self._values = np.zeros_like(self.holdings)
         self.t_ref = np.zeros_like(self.holdings)
         self.carry = np.zeros_like(self.holdings)
         self.kp = 1.0
@@ -119,22 +123,14 @@ class Fundamental(Cohort):
             return c.open_adjust, max(c.open_adjust, c.price_response_per_step)
         return c.adjust_per_step, c.price_response_per_step
 
-    def values(self) -> np.ndarray:
-        """Believed log values (members x assets), recomputed only when beliefs changed."""
-        b = self.model.beliefs
-        if self._values_version != b.version:
-            b.value_gap(self.rows, self._values)
-            self._values += self.model.market.lp0 + self.model.anchor
-            self._values_version = b.version
-        return self._values
-
     def fractions(self, x: np.ndarray | float = 0.0) -> np.ndarray:
         """Target fractions at log price ``lp_ref + x`` (x per asset)."""
         return np.clip(self.base + (self.gap - x) * self.inv_g, self.lo, self.hi)
 
     def submit(self) -> None:
         m = self.model.market
-        np.subtract(self.values(), m.lp, out=self.gap)
+        # believed log value minus log price: beliefs' gap plus the anchor, less the move so far
+        np.add(self.model.beliefs.gap[self.rows], self.model.anchor + m.lp0 - m.lp, out=self.gap)
         self.f0 = f = self.fractions()  # target fractions at the last price
         rest = self.model.universe.rest
         if rest is not None and self.model.rotation > 0:
@@ -297,7 +293,7 @@ class VolTarget(Cohort):
             r = m.lp - m.lp_ago(1)
             self.var += self.alpha * (r * r - self.var)
             self._seen = m.k
-        self.delta[:] = 0.0
+        self.idle = not m.is_last_tick  # they rebalance at the close only
         if m.is_last_tick:
             ann = np.sqrt(self.var * m.steps_per_session * 252.0)
             ann0 = np.sqrt(m.normal_step_var * m.steps_per_session * 252.0)
@@ -305,7 +301,9 @@ class VolTarget(Cohort):
             scale0 = np.minimum(c.max_leverage, c.target_volatility / ann0)
             frac = self.bench * scale / scale0
             self._rebalance_to(frac[None, :], c.adjust_per_day, m.lp)
-        self.fixed = self.delta.sum(axis=0)
+            self.fixed = self.delta.sum(axis=0)
+        else:
+            self.fixed = np.zeros_like(self.fixed)
 
 
 class Passive(Cohort):
@@ -319,13 +317,15 @@ class Passive(Cohort):
 
     def submit(self) -> None:
         m = self.model.market
-        self.delta[:] = 0.0
         if m.is_open_tick:
             self.today_flow = self.cfg.flow_volatility * float(self.stream.standard_normal())
-        if m.is_last_tick and self.today_flow != 0.0:
+        self.idle = not (m.is_last_tick and self.today_flow != 0.0)
+        if self.idle:
+            self.fixed = np.zeros_like(self.fixed)
+        else:
             # inflows buy and outflows sell the index in proportion to holdings
-            self.delta[:] = self.today_flow * self.holdings
-        self.fixed = self.delta.sum(axis=0)
+            np.multiply(self.holdings, self.today_flow, out=self.delta)
+            self.fixed = self.delta.sum(axis=0)
 
 
 class Retail(Cohort):

@@ -238,7 +238,6 @@ class MoatshockModel(mesa.Model):
         # the market maker's position takes up the sub-bin difference so shares still add up
         p0 = self.universe.price0
         for c in elastic:
-            c._values_version = -1
             c.submit()
             c.holdings[:] = c.wealth[:, None] * c.fractions() / p0
             c.cash[:] = c.wealth - c.holdings @ p0
