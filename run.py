@@ -16,7 +16,12 @@ import importlib
 import sys
 
 # every command module registers its subcommands through add_parsers(subparsers)
-COMMAND_MODULES = ["sim.cli_run", "analysis.sweep_cli"]
+COMMAND_MODULES = [
+    "sim.cli_run",
+    "analysis.sweep_cli",
+    "analysis.validate_cli",
+    "analysis.calibration_cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -950,7 +950,7 @@ def _report(fitted: dict[str, Any]) -> str:
             if fitted["base_objective"] is not None
             else ""
         ),
-        f"- code: commit {fitted['code']['commit']}"
+        f"- code (when the calibration started): commit {fitted['code']['commit']}"
         + (" with local changes in sim/" if fitted["code"]["sim_modified"] else ""),
     ]
     for path in fitted.get("scenarios_changed_since_start", []):
@@ -1124,7 +1124,8 @@ def run_calibration(
     x0 = _start_point(spec, base_values)
 
     out.mkdir(parents=True, exist_ok=True)
-    write_json(_start_record(spec, source_plans, frozen, out), out / "calibration.json")
+    start_record = _start_record(spec, source_plans, frozen, out)
+    write_json(start_record, out / "calibration.json")
     for p in source_plans:
         rel, raw = frozen[p.key]
         text = (
@@ -1199,7 +1200,8 @@ def run_calibration(
         "n_evaluations": len(engine.records),
         "n_generations": len(trace),
         "wall_s": time.perf_counter() - t0,
-        "code": _git_state(Path(__file__).resolve().parents[1]),
+        # the workers imported the simulator when the calibration started
+        "code": start_record["code"],
         "scenarios_changed_since_start": _changed_scenarios(source_plans, frozen),
     }
     _write_outputs(spec, fitted, trace, out)

@@ -229,10 +229,15 @@ def _fan_axes(
         )
         ax.plot(x_intra, bi["median"], color=blue, lw=0.6, alpha=0.6, label="intraday median")
     ms = 2.5 if compact or n_days > 40 else 4.0
-    ax.fill_between(
-        x_close, bc["p5"], bc["p95"], color=blue, alpha=0.3, lw=0, label="daily close 5-95%"
-    )
-    ax.plot(x_close, bc["median"], "o-", color=blue, lw=1.2, ms=ms, label="median close")
+    if n_days <= 40:
+        # few sessions: the close band as bars, distinct from the intraday band
+        err = np.vstack([bc["median"] - bc["p5"], bc["p95"] - bc["median"]])
+        ax.errorbar(x_close, bc["median"], yerr=err, fmt="none", ecolor="#0b3c66", lw=1.6,
+                    capsize=3, label="daily close 5-95%")  # fmt: skip
+    else:
+        ax.fill_between(x_close, bc["p5"], bc["p95"], color=blue, alpha=0.3, lw=0,
+                        label="daily close 5-95%")  # fmt: skip
+    ax.plot(x_close, bc["median"], "o-", color="#0b3c66", lw=1.2, ms=ms, label="median close")
     if real is not None:
         day_index = {d: i for i, d in enumerate(sessions)}
         pts = [(day_index[d] + 1.0, v) for d, v in real.items() if d in day_index]
@@ -343,7 +348,11 @@ def plot_fans(
 # The ensemble
 # --------------------------------------------------------------------------------------------
 def _fmt(v: float | None, spec: str) -> str:
-    return format(v, spec) if v is not None and np.isfinite(v) else "-"
+    """``format(v, spec)``, or a dash padded to the same width when there is no value."""
+    if v is not None and np.isfinite(v):
+        return format(v, spec)
+    width = "".join(ch for ch in spec.split(".")[0] if ch.isdigit())
+    return "-".rjust(int(width) if width else 1)
 
 
 def print_table(summary: dict[str, Any]) -> None:
@@ -353,7 +362,7 @@ def print_table(summary: dict[str, Any]) -> None:
         f"\n{summary['scenario']}: {summary['replications']} replications, shock date {sd}"
         + ("" if summary["shock_date_from_reference"] else " (largest move of each run)")
     )
-    print(f"{'ticker':8s}{'median %':>10s}{'5-95% band':>20s}{'real %':>9s}  real close in band")
+    print(f"{'ticker':14s}{'median %':>10s}{'5-95% band':>20s}{'real %':>9s}  real close in band")
     for t, m in summary["tickers"].items():
         r = m["shock_return_pct"]
         band = f"[{_fmt(r['p5'], '.2f')}, {_fmt(r['p95'], '.2f')}]"
@@ -365,13 +374,13 @@ def print_table(summary: dict[str, Any]) -> None:
                 f"[{m['close']['p5']:.2f}, {m['close']['p95']:.2f}])"
             )
         print(
-            f"{t:8s}{_fmt(r['median'], '10.2f')}{band:>20s}{_fmt(m['real_return_pct'], '9.2f')}  {txt}"
+            f"{t:14s}{_fmt(r['median'], '10.2f')}{band:>20s}{_fmt(m['real_return_pct'], '9.2f')}  {txt}"
         )
     for g, m in summary["indices"].items():
         r = m["shock_return_pct"]
         band = f"[{_fmt(r['p5'], '.2f')}, {_fmt(r['p95'], '.2f')}]"
         print(
-            f"{'[' + g + ']':8s}{_fmt(r['median'], '10.2f')}{band:>20s}{_fmt(m['real_return_pct'], '9.2f')}"
+            f"{'[' + g + ']':14s}{_fmt(r['median'], '10.2f')}{band:>20s}{_fmt(m['real_return_pct'], '9.2f')}"
         )
 
 

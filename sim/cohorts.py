@@ -274,8 +274,9 @@ class Momentum(Cohort):
 class VolTarget(Cohort):
     """Volatility targeters / risk parity: exposure ~ target vol / realised vol (capped).
 
-    They keep their own slow EWMA of squared step returns and rebalance at the close, moving
-    ``adjust_per_day`` of the way to ``w_b * min(L, s*/s_hat) / min(L, s*/s_normal)``.
+    They keep their own slow EWMA of squared step returns and, over the last
+    ``rebalance_steps`` steps of each session, move ``adjust_per_day`` of the way to
+    ``w_b * min(L, s*/s_hat) / min(L, s*/s_normal)``.
     """
 
     kind = "vol_target"
@@ -293,14 +294,18 @@ class VolTarget(Cohort):
             r = m.lp - m.lp_ago(1)
             self.var += self.alpha * (r * r - self.var)
             self._seen = m.k
-        self.idle = not m.is_last_tick  # they rebalance at the close only
-        if m.is_last_tick:
+        # they rebalance over the last hour of the session, not in one closing print
+        steps_left = self.model.steps_to_close()
+        self.idle = steps_left >= c.rebalance_steps
+        if not self.idle:
             ann = np.sqrt(self.var * m.steps_per_session * 252.0)
             ann0 = np.sqrt(m.normal_step_var * m.steps_per_session * 252.0)
             scale = np.minimum(c.max_leverage, c.target_volatility / ann)
             scale0 = np.minimum(c.max_leverage, c.target_volatility / ann0)
             frac = self.bench * scale / scale0
-            self._rebalance_to(frac[None, :], c.adjust_per_day, m.lp)
+            # spread the day's adjustment evenly over the remaining steps of the window
+            k = 1.0 - (1.0 - c.adjust_per_day) ** (1.0 / c.rebalance_steps)
+            self._rebalance_to(frac[None, :], k, m.lp)
             self.fixed = self.delta.sum(axis=0)
         else:
             self.fixed = np.zeros_like(self.fixed)

@@ -258,6 +258,13 @@ class MoatshockModel(mesa.Model):
         t = self.ticks.start[self.tick - 1]
         return self.ticks.kind[self.tick - 1] == TICK_CLOSED or int(t.astype(int) % 60) == 0
 
+    def steps_to_close(self) -> int:
+        """Trading steps left in the current session after the one being traded."""
+        t = self.tick - 1
+        day = self.ticks.day[t]
+        idx = np.searchsorted(self.ticks.day, day, side="right")
+        return int(idx - 1 - t)
+
     def belief_quantiles(self) -> dict[str, list[float]]:
         """5/25/50/75/95% quantiles of each factor belief across all investors."""
         mu = self.beliefs.mu

@@ -87,7 +87,13 @@ def ordinary_news(
     n_assets: int,
     rng: np.random.Generator,
 ) -> list[Event]:
-    """Poisson arrivals of small, fat-tailed surprises (factor-wide and firm-specific)."""
+    """Poisson arrivals of small, fat-tailed surprises (factor-wide and firm-specific).
+
+    With ``uncertainty_sd > 0`` the size of every item is scaled by ``exp(h_d - sd^2)`` where
+    ``h_d`` is a daily AR(1) with persistence ``uncertainty_persistence`` and stationary
+    standard deviation ``uncertainty_sd``: calm and turbulent news regimes (the mean squared
+    size is unchanged).
+    """
     t0 = np.datetime64(dt.datetime.combine(start, dt.time(0, 0)), "m")
     minutes = int(
         (np.datetime64(end) + np.timedelta64(1, "D") - np.datetime64(start))
@@ -111,6 +117,18 @@ def ordinary_news(
             sig = np.full(n_factors, np.nan)
             out.append(_ordinary(t0 + np.timedelta64(int(m), "m"), sig, idio, cfg))
     out.sort(key=lambda e: e.time)
+    if cfg.uncertainty_sd > 0 and out:
+        n_days = int(np.ceil(days)) + 1
+        phi, sd = cfg.uncertainty_persistence, cfg.uncertainty_sd
+        h = np.empty(n_days)
+        h[0] = sd * rng.standard_normal()
+        eps = sd * np.sqrt(1.0 - phi**2) * rng.standard_normal(n_days)
+        for d in range(1, n_days):  # one number per calendar day, not per investor
+            h[d] = phi * h[d - 1] + eps[d]
+        for e in out:
+            scale = np.exp(h[int((e.time - t0) / np.timedelta64(1, "D"))] - sd**2)
+            e.signal = e.signal * scale
+            e.idio = e.idio * scale
     for j, e in enumerate(out):
         e.key = (1, j)
     return out

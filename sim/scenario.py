@@ -170,6 +170,12 @@ class NewsFlowConfig(_Strict):
     reach: float = Field(0.3, gt=0, le=1)
     media_half_life_hours: float = Field(6.0, gt=0)
     max_age_hours: float = Field(24.0, gt=0, description="an ordinary item stops spreading after")
+    uncertainty_sd: float = Field(
+        0.0, ge=0, description="sd of the log size of news in daily regimes (0: no regimes)"
+    )
+    uncertainty_persistence: float = Field(
+        0.98, ge=0, lt=1, description="daily AR(1) persistence of the news-size regime"
+    )
 
 
 class BeliefsConfig(_Strict):
@@ -257,7 +263,10 @@ class VolTargetConfig(CohortBase):
     target_volatility: float = Field(0.10, gt=0, description="annualised target")
     max_leverage: float = Field(1.5, gt=0)
     ewma_halflife_steps: float = Field(390.0, gt=0, description="their realised-vol memory")
-    adjust_per_day: float = Field(0.3, gt=0, le=1, description="share of gap closed at the close")
+    adjust_per_day: float = Field(0.3, gt=0, le=1, description="share of the gap closed per day")
+    rebalance_steps: int = Field(
+        12, ge=1, description="they trade over this many last steps of each session"
+    )
 
 
 class LeveragedConfig(CohortBase):
