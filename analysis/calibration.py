@@ -15,9 +15,10 @@ untargeted facts to report ("validation"), the parameters to fit and their bound
     parameters:
       - {path: news.2.credibility, low: 0.2, high: 3.0, scale: log, apply_to: base}
       - {path: population.cohorts.fundamental.risk_aversion, low: 0.5, high: 6.0}
-    replications: 2
+    replications: 5                 # common random numbers: the same 5 seeds everywhere
+    holdout_replications: 4         # final check of the fit on 4 fresh seeds
     seed: 20250127
-    optimizer: {method: differential_evolution, maxiter: 8, popsize: 6, tol: 0.01}
+    optimizer: {method: differential_evolution, maxiter: 3, popsize: 2, tol: 0.01}
 
 **Targets.** A target is either a run metric of :mod:`analysis.metrics`
 (``shock_return:T`` %, ``volume_multiple:T``, ``group_return:G`` %, ...), or, when it
@@ -48,7 +49,8 @@ of the initial population, so the fit can only improve on them (in J).
 
 Output directory::
 
-    DIR/calibration.json       resolved spec, seeds, population size (written at start)
+    DIR/calibration.json       resolved spec, seeds, code commit (written at start)
+    DIR/scenarios/*.yaml       frozen, resolved copies of the scenarios the runs read
     DIR/evaluations.csv        one line per evaluation, appended + fsync'ed as it finishes
     DIR/trace.csv              best objective so far after each generation
     DIR/fitted.json            fitted parameters, objective, every target sim vs real
@@ -1014,6 +1016,7 @@ def _plot_trace(trace: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from sim.outputs import atomic_write
 
@@ -1021,6 +1024,7 @@ def _plot_trace(trace: list[dict[str, Any]], path: Path) -> None:
     g = [r["generation"] for r in trace]
     ax.plot(g, [r["best_objective"] for r in trace], "o-", label="best so far")
     ax.plot(g, [r["generation_best"] for r in trace], "x", color="grey", label="generation best")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation (0 = initial population)")
     ax.set_ylabel("objective J")
     if all(r["generation_best"] > 0 for r in trace):
