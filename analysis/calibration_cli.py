@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.sweep_cli import add_executor_options
+
 __all__ = ["add_parsers", "cmd_calibrate", "main"]
 
 EXIT_BAD_INPUT = 2
@@ -54,26 +56,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         default=None,
         help="output directory (default: results/calibration/<name>/)",
     )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        metavar="N",
-        type=lambda s: _count(s, 1),
-        default=None,
-        help="local worker processes (default: CPU count)",
-    )
-    where.add_argument(
-        "--cluster",
-        choices=["local"],
-        default=None,
-        help="start a Dask LocalCluster of 2 single-threaded worker processes and run on it",
-    )
-    where.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        default=None,
-        help="run on an existing Dask cluster, e.g. tcp://host:8786",
-    )
+    add_executor_options(p)
     p.add_argument(
         "--maxiter",
         metavar="N",

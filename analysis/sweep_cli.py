@@ -37,25 +37,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register the ``sweep`` and ``analyze`` subcommands; each sets ``args.func``."""
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a parameter sweep (grid/lhs/sobol/saltelli/morris) in parallel",
-        description=(
-            "Run every (design point, replication) of SWEEP.yaml, appending one line per "
-            "finished run to DIR/runs.csv (safe to kill; continue with --resume), then "
-            "write DIR/runs.parquet."
-        ),
-    )
-    p.add_argument("spec", metavar="SWEEP.yaml", type=Path, help="sweep specification file")
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="output directory (default: results/sweeps/<name>/)",
-    )
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N | --cluster local | --scheduler ADDRESS``: where the runs execute."""
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
@@ -76,6 +59,28 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         default=None,
         help="run on an existing Dask cluster, e.g. tcp://host:8786",
     )
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the ``sweep`` and ``analyze`` subcommands; each sets ``args.func``."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a parameter sweep (grid/lhs/sobol/saltelli/morris) in parallel",
+        description=(
+            "Run every (design point, replication) of SWEEP.yaml, appending one line per "
+            "finished run to DIR/runs.csv (safe to kill; continue with --resume), then "
+            "write DIR/runs.parquet."
+        ),
+    )
+    p.add_argument("spec", metavar="SWEEP.yaml", type=Path, help="sweep specification file")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="output directory (default: results/sweeps/<name>/)",
+    )
+    add_executor_options(p)
     p.add_argument(
         "--resume", action="store_true", help="continue a sweep in DIR, skipping recorded runs"
     )

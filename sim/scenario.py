@@ -220,7 +220,21 @@ class CohortBase(_Strict):
     wealth_pareto_alpha: float = Field(1.5, gt=1, description="Pareto tail of wealth sizes")
 
 
-class FundamentalConfig(CohortBase):
+class _GapClosing(CohortBase):
+    """Belief-driven cohorts: they close belief gaps gradually and respond to the price."""
+
+    @model_validator(mode="after")
+    def _stable(self):
+        # closing the belief gap faster than responding to the price is a cobweb: it diverges
+        if self.adjust_per_step > self.price_response_per_step:
+            raise ValueError(
+                f"adjust_per_step ({self.adjust_per_step}) must not exceed "
+                f"price_response_per_step ({self.price_response_per_step})"
+            )
+        return self
+
+
+class FundamentalConfig(_GapClosing):
     risk_aversion: float = Field(2.0, gt=0, description="gamma in x=(E logV - log p)/(gamma s2)")
     horizon_days: float = Field(250.0, gt=0, description="sigma^2 is over this horizon")
     adjust_per_step: float = Field(
@@ -232,16 +246,6 @@ class FundamentalConfig(CohortBase):
     )
     max_weight_multiple: float = Field(3.0, gt=1, description="position limit: k x benchmark")
     reaction: float = Field(1.0, gt=0, description="over(>1)/under(<1)-reaction to news")
-
-    @model_validator(mode="after")
-    def _stable(self):
-        # closing the belief gap faster than responding to the price is a cobweb: it diverges
-        if self.adjust_per_step > self.price_response_per_step:
-            raise ValueError(
-                f"adjust_per_step ({self.adjust_per_step}) must not exceed "
-                f"price_response_per_step ({self.price_response_per_step})"
-            )
-        return self
 
 
 class MomentumConfig(CohortBase):
@@ -269,7 +273,7 @@ class VolTargetConfig(CohortBase):
     )
 
 
-class LeveragedConfig(CohortBase):
+class LeveragedConfig(_GapClosing):
     leverage: float = Field(3.0, ge=1, description="gross exposure / equity at target")
     risk_aversion: float = Field(2.0, gt=0)
     horizon_days: float = Field(120.0, gt=0)
@@ -292,16 +296,6 @@ class LeveragedConfig(CohortBase):
         1.0, ge=0, description="overweight of compute-exposed names in their neutral book"
     )
     reaction: float = Field(1.0, gt=0)
-
-    @model_validator(mode="after")
-    def _stable(self):
-        # closing the belief gap faster than responding to the price is a cobweb: it diverges
-        if self.adjust_per_step > self.price_response_per_step:
-            raise ValueError(
-                f"adjust_per_step ({self.adjust_per_step}) must not exceed "
-                f"price_response_per_step ({self.price_response_per_step})"
-            )
-        return self
 
     @model_validator(mode="after")
     def _margins(self) -> LeveragedConfig:
