@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.cli import standalone
 from analysis.sweep_cli import add_executor_options
 
 __all__ = ["add_parsers", "cmd_calibrate", "main"]
@@ -120,13 +121,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry point: ``python -m analysis.calibration_cli calibrate ...``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis.calibration_cli", description="moatshock calibration"
+    return standalone(
+        add_parsers, "python -m analysis.calibration_cli", "moatshock calibration", argv
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.cli import standalone
+
 __all__ = ["add_parsers", "cmd_analyze", "cmd_sweep", "main"]
 
 EXIT_BAD_INPUT = 2
@@ -157,13 +159,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry point: ``python -m analysis.sweep_cli {sweep,analyze} ...``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis.sweep_cli", description="moatshock parameter sweeps"
+    return standalone(
+        add_parsers, "python -m analysis.sweep_cli", "moatshock parameter sweeps", argv
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.cli import standalone
+
 __all__ = ["add_parsers", "cmd_validate", "main"]
 
 EXIT_BAD_INPUT = 2
@@ -157,13 +159,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry point: ``python -m analysis.validate_cli validate ...``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis.validate_cli", description="moatshock validation"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return standalone(add_parsers, "python -m analysis.validate_cli", "moatshock validation", argv)
 
 
 if __name__ == "__main__":
