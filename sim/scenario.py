@@ -438,9 +438,8 @@ class Scenario(_Strict):
                     f"news.{i}.time: {ev.time} is outside the calendar "
                     f"({self.calendar.start} to {self.calendar.end})"
                 )
-        for h in self.calendar.holidays:
-            if not self.calendar.start <= h <= self.calendar.end:
-                raise ValueError(f"calendar.holidays: {h} is outside the calendar")
+        # holidays outside [start, end] are allowed and simply unused, so a shortened calendar
+        # (--set calendar.end=...) keeps its parent's holiday list
         ref = self.reference
         if ref.shock_date is not None and not (
             self.calendar.start <= ref.shock_date <= self.calendar.end
