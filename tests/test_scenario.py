@@ -138,3 +138,11 @@ def test_cli_reports_bad_input_and_writes_nothing(tmp_path):
     assert r.returncode == 2
     assert "bad.yaml: population.size" in r.stderr
     assert not out.exists()
+
+
+def test_readme_documents_every_field():
+    from sim.scenario_doc import field_paths
+
+    text = (SCENARIOS / "README.md").read_text()
+    missing = [path for path, _ in field_paths() if f"`{path}`" not in text]
+    assert not missing, f"scenarios/README.md lacks: {missing} (run python -m sim.scenario_doc)"
