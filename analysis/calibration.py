@@ -86,6 +86,7 @@ from tqdm.auto import tqdm
 
 from analysis.designs import format_validation_error, task_seeds
 from analysis.sweep import execute_task, make_executor
+from sim.scenario import yaml_error_text
 
 __all__ = [
     "EVALUATIONS_CSV",
@@ -482,10 +483,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or " ".join(str(err).split())
-        raise CalibrationError(f"{path.name}: invalid YAML{where}: {problem}") from None
+        raise CalibrationError(f"{path.name}: invalid YAML{yaml_error_text(err)}") from None
     spec = parse_calibration(data, path.name, source=path.resolve())
     _check_files(spec)
     return spec

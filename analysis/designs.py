@@ -48,6 +48,8 @@ from pydantic_core import PydanticCustomError
 from scipy import stats
 from scipy.stats import qmc
 
+from sim.scenario import yaml_error_text
+
 __all__ = [
     "DEFAULT_TASK",
     "Design",
@@ -419,10 +421,7 @@ def load_spec(path: str | Path, check_base: bool = True) -> SweepSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or " ".join(str(err).split())
-        raise SpecError(f"{filename}: invalid YAML{where}: {problem}") from None
+        raise SpecError(f"{filename}: invalid YAML{yaml_error_text(err)}") from None
     spec = parse_spec(data, filename, source=path.resolve())
     if check_base and not spec.base_path.is_file():
         raise SpecError(f"{filename}: base: scenario file not found: {spec.base_path}")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.cli import standalone
+from sim.cli_run import add_override_options, overrides
 
 __all__ = ["add_parsers", "cmd_validate", "main"]
 
@@ -87,17 +88,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         default=1,
         help="worker processes for the replications (default 1; results do not depend on it)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override a scenario field (repeatable), e.g. population.size=1000",
-    )
-    p.add_argument(
-        "--investors", type=int, help="population size (same as --set population.size=N)"
-    )
+    add_override_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_validate)
 
@@ -110,13 +101,10 @@ def _bad_input(message: str) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Handler of ``validate``; returns an exit code."""
     from analysis.validate import CHECKS, ValidationError, validate
-    from sim.scenario import ScenarioError, load_scenario, parse_override
+    from sim.scenario import ScenarioError, load_scenario
 
     try:
-        ov = dict(parse_override(s) for s in args.overrides)
-        if args.investors is not None:
-            ov["population.size"] = args.investors
-        scn = load_scenario(args.scenario, ov)
+        scn = load_scenario(args.scenario, overrides(args))
     except ScenarioError as exc:
         # pydantic may report several fields: keep the one-line promise
         lines = str(exc).splitlines()

@@ -10,16 +10,8 @@ from pathlib import Path
 from sim.scenario import ScenarioError, load_scenario, parse_override
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "run",
-        help="run one scenario and write tables, summary and plots",
-        description="Run a scenario YAML file. Writes daily.csv, intraday.csv, flows.csv, "
-        "beliefs.csv, events.csv, summary.json and plots/ into --out.",
-    )
-    p.add_argument("scenario", type=Path, help="scenario YAML file")
-    p.add_argument("--out", type=Path, help="output folder (default results/<scenario name>/)")
-    p.add_argument("--seed", type=int, help="integer seed (default: the scenario's seed)")
+def add_override_options(p: argparse.ArgumentParser) -> None:
+    """``--set KEY.PATH=VALUE`` (repeatable) and ``--investors N``; read by :func:`overrides`."""
     p.add_argument(
         "--set",
         dest="overrides",
@@ -31,6 +23,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--investors", type=int, help="population size (same as --set population.size=N)"
     )
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run one scenario and write tables, summary and plots",
+        description="Run a scenario YAML file. Writes daily.csv, intraday.csv, flows.csv, "
+        "beliefs.csv, events.csv, summary.json and plots/ into --out.",
+    )
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("--out", type=Path, help="output folder (default results/<scenario name>/)")
+    p.add_argument("--seed", type=int, help="integer seed (default: the scenario's seed)")
+    add_override_options(p)
     p.add_argument(
         "--replications",
         type=int,
@@ -49,7 +54,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_plot)
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def overrides(args: argparse.Namespace) -> dict:
+    """The scenario overrides given by :func:`add_override_options`' options."""
     ov = dict(parse_override(s) for s in args.overrides)
     if args.investors is not None:
         ov["population.size"] = args.investors
@@ -91,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.api import run_model
 
     try:
-        ov = _overrides(args)
+        ov = overrides(args)
         scn = load_scenario(args.scenario, ov)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -473,16 +473,21 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def yaml_error_text(err: yaml.YAMLError) -> str:
+    """`` (line L, column C): problem`` of a YAML parse error, for one-line messages."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    problem = getattr(err, "problem", None) or " ".join(str(err).split())
+    return f"{where}: {problem}"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ScenarioError(f"{path}: file not found")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}: malformed YAML{where}: {problem}") from None
+        raise ScenarioError(f"{path}: malformed YAML{yaml_error_text(exc)}") from None
     if data is None:
         raise ScenarioError(f"{path}: the file is empty; expected a mapping of scenario fields")
     if not isinstance(data, dict):
