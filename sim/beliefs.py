@@ -100,9 +100,13 @@ class Beliefs:
         """
         if rows.size == 0:
             return
-        jev = self.jevons[rows]
-        for flag in (False, True):
-            r = rows[jev == flag]
+        if has[self.i_cost]:
+            # Jevons readers and the others read the event differently: update them apart
+            jev = self.jevons[rows]
+            groups = [(rows[~jev], False), (rows[jev], True)]
+        else:
+            groups = [(rows, False)]  # silent about costs: everyone reads it the same way
+        for r, flag in groups:
             if r.size == 0:
                 continue
             s, m = self.interpreted(signal, has, flag)
@@ -110,18 +114,18 @@ class Beliefs:
                 continue
             cols = np.flatnonzero(m)
             w = self.trust[r][:, None]
-            mu, tau = bayes_update(
-                self.mu[np.ix_(r, cols)], self.tau[np.ix_(r, cols)], s[cols], credibility, w
-            )
-            self.mu[np.ix_(r, cols)] = mu
-            self.tau[np.ix_(r, cols)] = tau
+            cell = (r[:, None], cols)  # what np.ix_(r, cols) builds, without its checks
+            mu, tau = bayes_update(self.mu[cell], self.tau[cell], s[cols], credibility, w)
+            self.mu[cell] = mu
+            self.tau[cell] = tau
         if idio_signal is not None:
             cols = np.flatnonzero(~np.isnan(idio_signal))
             if cols.size:
                 w = (self.trust[rows] * credibility)[:, None]
                 t = self.idio_tau[rows][:, None]
-                cur = self.idio[np.ix_(rows, cols)]
-                self.idio[np.ix_(rows, cols)] = (t * cur + w * idio_signal[cols]) / (t + w)
+                cell = (rows[:, None], cols)
+                cur = self.idio[cell]
+                self.idio[cell] = (t * cur + w * idio_signal[cols]) / (t + w)
         self._refresh(rows)
 
     def _refresh(self, rows: np.ndarray | slice) -> None:

@@ -54,6 +54,13 @@ class ElasticSchedule:
     inv_g: np.ndarray  # (A,) 1 / (gamma sigma^2)
     lo: np.ndarray  # (A,) fraction
     hi: np.ndarray  # (A,) fraction
+    ubar: np.ndarray | None = None  # (A, B) wealth-weighted mean gap per bin (set on creation)
+
+    def __post_init__(self) -> None:
+        # the root finder evaluates the schedule ~10 times a step: the bin means are fixed
+        if self.ubar is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.ubar = np.where(self.w > 0, self.wu / self.w, 0.0)
 
     @classmethod
     def from_investors(
@@ -73,26 +80,29 @@ class ElasticSchedule:
         umin = gap.min(axis=0)
         umax = gap.max(axis=0)
         width = np.maximum(umax - umin, 1e-12) / bins
-        idx = ((gap - umin) / width).astype(np.int64)
+        pos = np.subtract(gap, umin)
+        pos /= width
+        idx = pos.astype(np.int64)
         np.clip(idx, 0, bins - 1, out=idx)
         idx += np.arange(a, dtype=np.int64) * bins
         flat = idx.ravel()
         wb = np.broadcast_to(wealth[:, None], gap.shape).ravel()
         w = np.bincount(flat, weights=wb, minlength=a * bins).reshape(a, bins)
-        wu = np.bincount(flat, weights=(wealth[:, None] * gap).ravel(), minlength=a * bins)
+        wgap = np.multiply(gap, wealth[:, None], out=pos)
+        wu = np.bincount(flat, weights=wgap.ravel(), minlength=a * bins)
         return cls(scale, offset, w, wu.reshape(a, bins), base, inv_g, lo, hi)
 
     def shares(self, x: np.ndarray, idx: np.ndarray, lp_ref: np.ndarray) -> np.ndarray:
         """Net order (shares) at relative log prices ``x`` for assets ``idx``."""
         w = self.w[idx]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ubar = np.where(w > 0, self.wu[idx] / w, 0.0)
-        f = np.clip(
-            self.base[idx, None] + (ubar - x[:, None]) * self.inv_g[idx, None],
-            self.lo[idx, None],
-            self.hi[idx, None],
-        )
-        dollars = (w * f).sum(axis=1)
+        ubar = self.ubar[idx]
+        f = np.subtract(ubar, x[:, None])
+        f *= self.inv_g[idx, None]
+        f += self.base[idx, None]
+        np.maximum(f, self.lo[idx, None], out=f)  # clip to the position limits
+        np.minimum(f, self.hi[idx, None], out=f)
+        f *= w
+        dollars = f.sum(axis=1)
         return self.scale * dollars * np.exp(-(lp_ref[idx] + x)) - self.offset[idx]
 
 
@@ -157,10 +167,11 @@ def batch_auction(
     idx_all = np.arange(a)
     inner = min(0.02, bracket)
     edges = np.array([-bracket, -inner, inner, bracket])
-    vals = np.stack(
-        [excess_demand(np.full(a, e), idx_all, lp_ref, schedules, fixed, mm) for e in edges]
+    # the four edges of every asset in one evaluation
+    vals = excess_demand(
+        np.repeat(edges, a), np.tile(idx_all, edges.size), lp_ref, schedules, fixed, mm
     )
-    f_lo, f_in_lo, f_in_hi, f_hi = vals
+    f_lo, f_in_lo, f_in_hi, f_hi = vals.reshape(edges.size, a)
     x = np.zeros(a)
     at_limit = np.zeros(a, dtype=bool)
     # no root inside the full bracket: the price stops at the bound (a trading limit)

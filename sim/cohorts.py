@@ -123,9 +123,14 @@ class Fundamental(Cohort):
             return c.open_adjust, max(c.open_adjust, c.price_response_per_step)
         return c.adjust_per_step, c.price_response_per_step
 
-    def fractions(self, x: np.ndarray | float = 0.0) -> np.ndarray:
-        """Target fractions at log price ``lp_ref + x`` (x per asset)."""
-        return np.clip(self.base + (self.gap - x) * self.inv_g, self.lo, self.hi)
+    def fractions(self, x: np.ndarray | float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+        """Target fractions at log price ``lp_ref + x`` (x per asset), into ``out`` if given."""
+        # clip(base + (gap - x) inv_g, lo, hi), in place: the same arithmetic, one buffer
+        f = np.subtract(self.gap, x, out=out)
+        f *= self.inv_g
+        f += self.base
+        np.maximum(f, self.lo, out=f)
+        return np.minimum(f, self.hi, out=f)
 
     def submit(self) -> None:
         m = self.model.market
@@ -145,12 +150,19 @@ class Fundamental(Cohort):
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
         k, kp = self.kappa() if kappa is None else kappa
         p = self.model.market.price
-        np.multiply(self.wealth[:, None], self.f0 / p, out=self.t_ref)  # targets at last price
+        t_ref = np.divide(self.f0, p, out=self.t_ref)
+        t_ref *= self.wealth[:, None]  # targets at the last price, shares
         self.kp = kp
-        # what members order regardless of the clearing price (see ElasticSchedule)
-        self.carry = (kp - k) * self.t_ref + k * self.holdings
-        w = np.where(self.active, self.wealth, 0.0)
-        offset = self.carry[self.active].sum(axis=0)
+        # what members order regardless of the clearing price (see ElasticSchedule), built in
+        # place; ``delta`` is free scratch until ``prepare`` fills it
+        carry = np.multiply(t_ref, kp - k, out=self.carry)
+        carry += np.multiply(self.holdings, k, out=self.delta)
+        if self.active.all():
+            w = self.wealth
+            offset = carry.sum(axis=0)
+        else:
+            w = np.where(self.active, self.wealth, 0.0)
+            offset = carry[self.active].sum(axis=0)
         return ElasticSchedule.from_investors(
             w, self.gap, kp, offset, self.base, self.inv_g, self.lo, self.hi,
             self.model.scenario.price_formation.bins,
@@ -162,7 +174,9 @@ class Fundamental(Cohort):
     def prepare(self, lp_decide: np.ndarray) -> None:
         """Each member's order at log prices ``lp_decide`` (the clearing price in an auction)."""
         x = lp_decide - self.model.market.lp
-        target = self.wealth[:, None] * self.fractions(x) * np.exp(-lp_decide)
+        target = self.fractions(x, out=self.delta)
+        target *= self.wealth[:, None]
+        target *= np.exp(-lp_decide)
         target *= self.kp
         np.subtract(target, self.carry, out=self.delta)
         self.delta[~self.active] = 0.0

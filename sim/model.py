@@ -281,9 +281,13 @@ class MoatshockModel(mesa.Model):
                 cur_i = self.beliefs.idio.mean(axis=0)
                 ev.idio = np.where(np.isnan(ev.idio), np.nan, ev.idio + cur_i)
         for ev, rows in self.diffusion.spread(start, hours):
-            has = ~np.isnan(ev.signal)
-            idio = ev.idio if np.any(~np.isnan(ev.idio)) else None
-            self.beliefs.update(rows, np.nan_to_num(ev.signal), has, ev.credibility, idio)
+            if rows.size == 0:
+                continue
+            if ev.reading is None:  # what the event says, fixed once released
+                idio = ev.idio if np.any(~np.isnan(ev.idio)) else None
+                ev.reading = (np.nan_to_num(ev.signal), ~np.isnan(ev.signal), idio)
+            signal, has, idio = ev.reading
+            self.beliefs.update(rows, signal, has, ev.credibility, idio)
 
     # -- the step -------------------------------------------------------------------------
     def step(self) -> None:
