@@ -90,6 +90,8 @@ from sim.scenario import yaml_error_text
 
 __all__ = [
     "EVALUATIONS_CSV",
+    "Acceptance",
+    "AcceptanceCheck",
     "FAILED_OBJECTIVE",
     "STATISTICS",
     "CalibrationError",
@@ -260,6 +262,61 @@ class CalibrationParameter(_Strict):
         return (x - self.low) / (self.high - self.low)
 
 
+class AcceptanceCheck(_Strict):
+    """A hard requirement on the fitted scenario as shipped (its own population and seed)."""
+
+    metric: str = Field(
+        min_length=3, description="analysis.metrics run metric, e.g. shock_return:NVDA"
+    )
+    min: float | None = Field(None, description="lowest acceptable value, metric's unit")
+    max: float | None = Field(None, description="highest acceptable value, metric's unit")
+    over: Literal["default_seed", "seeds_median"] = Field(
+        "default_seed",
+        description="the run at the scenario's own seed, or the median over acceptance.seeds",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> AcceptanceCheck:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and not self.min <= self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        if self.metric.partition(":")[0] == "daily_returns":
+            raise ValueError("acceptance checks take run metrics, not daily_returns statistics")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"{self.metric} ({'default seed' if self.over == 'default_seed' else 'median'})"
+
+    def passes(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def bounds_text(self) -> str:
+        lo = "-inf" if self.min is None else f"{self.min:g}"
+        hi = "+inf" if self.max is None else f"{self.max:g}"
+        return f"[{lo}, {hi}]"
+
+
+class Acceptance(_Strict):
+    """Requirements the shipped scenario must meet, checked after the optimisation.
+
+    The evaluations are tried in order of J (best first, at most ``candidates``): each is
+    run as the base scenario would be shipped, i.e. with the fitted values but *without*
+    the calibration's ``overrides`` (full population, full calendar), at the scenario's
+    own seed and at ``seeds``. The fit is the best one that passes every check; if none
+    does, it is the unconstrained best and the report says so.
+    """
+
+    seeds: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], min_length=1, description="for over: seeds_median"
+    )
+    candidates: int = Field(8, ge=1, description="best evaluations (by J) tried, in order")
+    checks: list[AcceptanceCheck] = Field(min_length=1)
+
+
 class OptimizerConfig(_Strict):
     """Settings of :func:`scipy.optimize.differential_evolution` (same names and meaning).
 
@@ -302,6 +359,9 @@ class CalibrationSpec(_Strict):
     )
     seed: int = Field(0, ge=0)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    acceptance: Acceptance | None = Field(
+        None, description="hard requirements on the shipped scenario, checked after the fit"
+    )
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -449,6 +509,11 @@ def _check_files(spec: CalibrationSpec) -> None:
         for section, i, t in items:
             if why := _check_metric(t.metric, t.statistic, scn):
                 raise CalibrationError(f"{fname}: {section}.{i}.metric: {why}")
+        if key == _BASE and spec.acceptance is not None:
+            shipped = load_scenario(path)  # acceptance runs the base as shipped
+            for i, c in enumerate(spec.acceptance.checks):
+                if why := _check_metric(c.metric, None, shipped):
+                    raise CalibrationError(f"{fname}: acceptance.checks.{i}.metric: {why}")
         dumped = scn.model_dump(mode="json")
         for i, p in enumerate(spec.parameters):
             if p.apply_to == "base" and key != _BASE:
@@ -958,6 +1023,7 @@ def _report(fitted: dict[str, Any]) -> str:
             f"- **warning**: `{path}` changed while the calibration ran; the fit is to the "
             "frozen copy, and fitted_scenario.yaml extends the file as it is now"
         )
+    lines += _acceptance_lines(fitted)
     lines += [
         "",
         "## Fitted parameters",
@@ -1007,6 +1073,67 @@ def _report(fitted: dict[str, Any]) -> str:
     lines += ["", "## Misses", ""]
     lines += [f"- {m}" for m in misses] if misses else ["None."]
     return "\n".join(lines) + "\n"
+
+
+def _acceptance_lines(fitted: dict[str, Any]) -> list[str]:
+    """The acceptance section: every candidate tried, its checks, and the choice."""
+    acc = fitted.get("acceptance")
+    if not acc:
+        return []
+    unc = fitted["unconstrained_best"]
+    if acc["met"]:
+        head = (
+            f"evaluation {acc['accepted_evaluation']} (J = {_md_num(fitted['objective'])}) is "
+            "the best that meets every check"
+            + (
+                f"; the unconstrained optimum, evaluation {unc['evaluation']} "
+                f"(J = {_md_num(unc['objective'])}), does not"
+                if unc["evaluation"] != acc["accepted_evaluation"]
+                else ""
+            )
+        )
+    else:
+        head = (
+            f"**NO candidate among the best {len(acc['tried'])} meets every check**: the fitted "
+            f"values are the unconstrained optimum (evaluation {unc['evaluation']}), which the "
+            "shipped scenario's requirements reject"
+        )
+    lines = [
+        "",
+        "## Acceptance: requirements on the scenario as shipped",
+        "",
+        f"Candidates in order of J, each run with its fitted values and the base's own population "
+        f"and calendar, at the scenario's seed {acc['default_seed']} and at seeds "
+        f"{acc['seeds'][1:]} (for medians). Result: {head}.",
+        "",
+    ]
+    names = [c["name"] for c in acc["tried"][0]["checks"]] if acc["tried"] else []
+    bounds = (
+        [f"{c['min'] if c['min'] is not None else '-inf'}..{c['max'] if c['max'] is not None else '+inf'}"
+         for c in acc["tried"][0]["checks"]]
+        if acc["tried"]
+        else []
+    )  # fmt: skip
+    lines.append(
+        "| evaluation | J | "
+        + " | ".join(f"{n} in {b}" for n, b in zip(names, bounds, strict=True))
+        + " | verdict |"
+    )
+    lines.append("|---:|---:|" + "---:|" * len(names) + "---|")
+    for t in acc["tried"]:
+        cells = [
+            (_md_num(c["value"]) if c["passed"] else f"**{_md_num(c['value'])}**")
+            for c in t["checks"]
+        ]
+        verdict = "accepted" if t["accepted"] else "rejected"
+        if t["errors"]:
+            verdict += f" (error: {t['errors'][0]})"
+        lines.append(
+            f"| {t['evaluation']} | {_md_num(t['objective'])} | "
+            + " | ".join(cells)
+            + f" | {verdict} |"
+        )
+    return lines
 
 
 def _plot_trace(trace: list[dict[str, Any]], path: Path) -> None:
@@ -1162,6 +1289,11 @@ def run_calibration(
         )
         if best.errors:
             raise CalibrationError(f"every evaluation failed; first error: {best.errors[0]}")
+        unconstrained = best
+        acceptance = None
+        if spec.acceptance is not None:
+            base_plan = next(p for p in plans if p.key == _BASE)
+            best, acceptance = _accept(spec, engine, base_plan.path, executor)
         runs = dict(best.runs)
         if any(not p.fit for p in plans):  # validation-only scenarios: once, at the optimum
             runs.update(engine.evaluate([best.unit], fit=False, generation="validation")[0].runs)
@@ -1180,6 +1312,12 @@ def run_calibration(
         "objective": best.objective,
         "base_objective": None if x0 is None else engine.records[_x0_index(engine, x0)].objective,
         "best_evaluation": best.index,
+        "unconstrained_best": {
+            "evaluation": unconstrained.index,
+            "objective": unconstrained.objective,
+            "parameters": unconstrained.values,
+        },
+        "acceptance": acceptance,
         "targets": _fact_rows(spec.targets, runs, fit=True),
         "validation": _fact_rows(spec.validation, runs, fit=False),
         "seeds": spec.seeds,
@@ -1212,6 +1350,13 @@ def run_calibration(
             f"calibrate {spec.name}: J = {best.objective:.4g} after {len(engine.records)} "
             f"evaluations, {fitted['wall_s'] / 60:.1f} min; {out / 'report.md'}"
         )
+        if acceptance is not None:
+            print(
+                f"acceptance: evaluation {acceptance['accepted_evaluation']} meets every check"
+                if acceptance["met"]
+                else f"acceptance: NOT met by any of the best {len(acceptance['tried'])} "
+                "evaluations; the fit is the unconstrained optimum (see report.md)"
+            )
     return CalibrationResult(
         name=spec.name,
         out_dir=out,
@@ -1223,6 +1368,85 @@ def run_calibration(
         wall_s=fitted["wall_s"],
         fitted=fitted,
     )
+
+
+def _accept(
+    spec: CalibrationSpec, engine: _Engine, base_path: str, executor: Executor
+) -> tuple[_Evaluation, dict[str, Any]]:
+    """The best evaluation (by J) whose shipped scenario passes every acceptance check.
+
+    Runs the frozen base with only the fitted values set (no calibration overrides), at
+    its own seed and at ``acceptance.seeds``; candidates are tried one at a time, best
+    first, their runs in parallel.
+    """
+    from sim.scenario import load_scenario
+
+    acc = spec.acceptance
+    assert acc is not None
+    own_seed = load_scenario(base_path).seed
+    seeds = [own_seed, *acc.seeds]
+    metrics = sorted({c.metric for c in acc.checks})
+    ranked = sorted(
+        (r for r in engine.records if r.fit and not r.errors and r.objective == r.objective),
+        key=lambda r: (r.objective, r.index),
+    )
+    # an evaluation revisited by the optimiser (same values) is tried once
+    seen: set[tuple[float, ...]] = set()
+    candidates = []
+    for r in ranked:
+        key = tuple(r.values[p] for p in spec.parameter_paths)
+        if key not in seen:
+            seen.add(key)
+            candidates.append(r)
+    tried: list[dict[str, Any]] = []
+    chosen = None
+    for ev in candidates[: acc.candidates]:
+        futures = [
+            executor.submit(execute_task, RUN_TASK, base_path, dict(ev.values), s, metrics)
+            for s in seeds
+        ]
+        results = [f.result() for f in futures]
+        errors = [r["error"] for r in results if r["error"]]
+        per_seed = {m: [r["values"].get(m, math.nan) for r in results] for m in metrics}
+        checks = []
+        for c in acc.checks:
+            vals = per_seed[c.metric]
+            value = vals[0] if c.over == "default_seed" else float(np.median(vals[1:]))
+            checks.append(
+                {
+                    "name": c.label,
+                    "metric": c.metric,
+                    "over": c.over,
+                    "min": c.min,
+                    "max": c.max,
+                    "value": value,
+                    "passed": not errors and c.passes(value),
+                }
+            )
+        ok = all(c["passed"] for c in checks)
+        tried.append(
+            {
+                "evaluation": ev.index,
+                "objective": ev.objective,
+                "parameters": ev.values,
+                "checks": checks,
+                "per_seed": per_seed,
+                "errors": errors,
+                "accepted": ok,
+            }
+        )
+        if ok:
+            chosen = ev
+            break
+    record = {
+        "seeds": seeds,
+        "default_seed": own_seed,
+        "candidates": acc.candidates,
+        "tried": tried,
+        "accepted_evaluation": None if chosen is None else chosen.index,
+        "met": chosen is not None,
+    }
+    return (chosen if chosen is not None else candidates[0]), record
 
 
 def _start_point(

@@ -338,3 +338,81 @@ def test_cli_calibrates_on_dask_with_stylized_validation(tmp_path: Path, capsys)
     # A second run into the same directory is refused before anything runs.
     assert cli_main(["calibrate", str(path), "--out", str(out)]) == 2
     assert "already holds a calibration" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ acceptance (no simulation)
+
+
+def _fake_task(task: str, scenario: str, overrides: dict, seed: int, metrics: list) -> dict:
+    """Stand-in for a run: NVDA falls 10 % per unit of credibility, a little less at odd seeds."""
+    cred = float(overrides.get("news.0.credibility", 0.6))
+    value = -10.0 * cred + (0.5 if seed % 2 else 0.0)
+    return {"values": {m: value for m in metrics}, "wall_s": 0.0, "error": ""}
+
+
+def _acceptance_run(tmp_path: Path, monkeypatch, checks: list[dict]) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import analysis.calibration as cal
+
+    monkeypatch.setattr(cal, "execute_task", _fake_task)
+    data = _spec_dict(
+        targets=[{"metric": "shock_return:NVDA", "value": -30.0, "tolerance": 1.0}],
+        validation=[],
+        parameters=[{"path": "news.0.credibility", "low": 0.4, "high": 3.0}],
+        optimizer={"maxiter": 2, "popsize": 8, "tol": 0.0, "include_base": False},
+        acceptance={"seeds": [1, 2, 3], "candidates": 20, "checks": checks},
+    )
+    spec = load_calibration(_write_spec(tmp_path, data))
+    with ThreadPoolExecutor(2) as pool:
+        res = run_calibration(spec, tmp_path / "out", executor=pool, progress=False)
+    fitted = json.loads((tmp_path / "out" / "fitted.json").read_text())
+    return {"res": res, "fitted": fitted, "report": (tmp_path / "out" / "report.md").read_text()}
+
+
+def test_acceptance_picks_the_best_fit_that_the_shipped_scenario_allows(tmp_path, monkeypatch):
+    # The target wants credibility 3 (NVDA -30 %); the requirement allows at most a 20 % fall
+    # at the default seed, i.e. credibility <= 2.
+    out = _acceptance_run(
+        tmp_path,
+        monkeypatch,
+        [{"metric": "shock_return:NVDA", "min": -20.0, "over": "default_seed"}],
+    )
+    fitted, acc = out["fitted"], out["fitted"]["acceptance"]
+    assert acc["met"] and acc["default_seed"] == load_scenario(CAL / "tiny_week.yaml").seed
+    assert fitted["unconstrained_best"]["parameters"]["news.0.credibility"] > 2.0
+    chosen = out["res"].parameters["news.0.credibility"]
+    assert chosen <= 2.0 + 1e-9
+    # every better candidate was tried first and rejected; the chosen one is the best allowed
+    rows = list(csv.DictReader((tmp_path / "out" / "evaluations.csv").open()))
+    allowed = [float(r["objective"]) for r in rows if float(r["news.0.credibility"]) <= 2.0]
+    assert fitted["objective"] == pytest.approx(min(allowed))
+    assert [t["accepted"] for t in acc["tried"]] == [False] * (len(acc["tried"]) - 1) + [True]
+    assert all(t["objective"] <= fitted["objective"] for t in acc["tried"])
+    assert "## Acceptance" in out["report"] and "rejected" in out["report"]
+    assert yaml.safe_load((tmp_path / "out" / "fitted_scenario.yaml").read_text())
+
+
+def test_acceptance_median_and_unmet_requirements_are_reported(tmp_path, monkeypatch):
+    out = _acceptance_run(
+        tmp_path,
+        monkeypatch,
+        [{"metric": "shock_return:NVDA", "max": -40.0, "over": "seeds_median"}],  # never: cred <= 3
+    )
+    fitted, acc = out["fitted"], out["fitted"]["acceptance"]
+    assert not acc["met"] and acc["accepted_evaluation"] is None
+    assert fitted["best_evaluation"] == fitted["unconstrained_best"]["evaluation"]
+    t = acc["tried"][0]
+    # median over seeds 1, 2, 3: the odd seeds are 0.5 higher
+    cred = t["parameters"]["news.0.credibility"]
+    assert t["checks"][0]["value"] == pytest.approx(-10.0 * cred + 0.5)
+    assert "NO candidate" in out["report"]
+
+
+def test_acceptance_metric_is_checked_against_the_base(tmp_path):
+    data = _spec_dict(acceptance={"checks": [{"metric": "shock_return:NVDX", "min": -20}]})
+    with pytest.raises(CalibrationError, match=r"acceptance\.checks\.0\.metric: unknown ticker"):
+        load_calibration(_write_spec(tmp_path, data))
+    data = _spec_dict(acceptance={"checks": [{"metric": "shock_return:NVDA"}]})
+    with pytest.raises(CalibrationError, match="give min, max or both"):
+        load_calibration(_write_spec(tmp_path, data))
