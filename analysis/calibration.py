@@ -47,6 +47,11 @@ generation as one task to a :func:`analysis.sweep.make_executor` executor (local
 pool or Dask). With ``include_base: true`` the base scenario's own values are one member
 of the initial population, so the fit can only improve on them (in J).
 
+**Acceptance.** An optional ``acceptance:`` block lists hard requirements on the base
+scenario *as shipped* (no calibration ``overrides``: its own population, calendar and seed,
+and medians over ``acceptance.seeds``). After the optimiser stops, evaluations are re-run in
+order of J and the fit is the best one that passes every check (see :class:`Acceptance`).
+
 Output directory::
 
     DIR/calibration.json       resolved spec, seeds, code commit (written at start)
