@@ -1410,7 +1410,13 @@ def _accept(
             executor.submit(execute_task, RUN_TASK, base_path, dict(ev.values), s, metrics)
             for s in seeds
         ]
-        results = [f.result() for f in futures]
+        try:
+            results = [f.result() for f in futures]
+        except Exception as exc:  # the executor itself failed (dead pool, lost cluster)
+            raise CalibrationError(
+                f"acceptance runs of evaluation {ev.index} could not be run: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         errors = [r["error"] for r in results if r["error"]]
         per_seed = {m: [r["values"].get(m, math.nan) for r in results] for m in metrics}
         checks = []
