@@ -22,6 +22,10 @@ import scipy.sparse as sp
 from sim.scenario import NetworkConfig, NewsEvent, NewsFlowConfig, Scenario
 
 LN2 = np.log(2.0)
+#: Diffusion examines only the draws below a tick's largest learning probability when that
+#: probability is below this; above it, every uninformed investor. Speed only: who learns
+#: what is the same either way (tests/test_diffusion.py).
+SPARSE_BELOW = 0.25
 
 
 @dataclass
@@ -198,8 +202,7 @@ class Diffusion:
         self.saturation = saturation
         self.max_age_hours = max_age_hours
         self.attention_max = float(attention.max()) if attention.size else 0.0
-        # below this largest per-tick probability, only the draws under it are examined
-        self.sparse_below = 0.25
+        self.sparse_below = SPARSE_BELOW
         self._u = np.empty(self.n, dtype=np.float32)  # this tick's uniform draws, reused
 
     def release(self, until: np.datetime64) -> list[Event]:
