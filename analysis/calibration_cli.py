@@ -17,12 +17,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli import standalone
+from analysis.cli import bad_input, standalone
 from analysis.sweep_cli import add_executor_options
 
 __all__ = ["add_parsers", "cmd_calibrate", "main"]
 
-EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -70,8 +69,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def _bad_input(message: str) -> int:
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    """:func:`analysis.cli.bad_input` on one line (calibration errors may span several)."""
+    return bad_input(" ".join(message.split()))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

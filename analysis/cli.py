@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
+
+#: Exit status of a command whose input (file, option) was refused; nothing was written.
+EXIT_BAD_INPUT = 2
+
+
+def bad_input(message: str) -> int:
+    """Print ``error: message`` to stderr; returns :data:`EXIT_BAD_INPUT`."""
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def standalone(

@@ -21,11 +21,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli import standalone
+from analysis.cli import bad_input, standalone
 
 __all__ = ["add_parsers", "cmd_analyze", "cmd_sweep", "main"]
 
-EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -104,11 +103,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     a.set_defaults(func=cmd_analyze)
 
 
-def _bad_input(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handler of ``sweep``: run or resume the sweep; returns an exit code."""
     # Deferred so that `run.py --help` does not import pandas, scipy and SALib.
@@ -118,7 +112,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
     except SpecError as err:
-        return _bad_input(str(err))
+        return bad_input(str(err))
     out = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     try:
         if args.cluster is None and args.scheduler is None:
@@ -136,10 +130,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                         )
                     )
                 except OSError as err:
-                    return _bad_input(f"cannot reach Dask scheduler {args.scheduler}: {err}")
+                    return bad_input(f"cannot reach Dask scheduler {args.scheduler}: {err}")
                 run_sweep(spec, out, executor=ex, resume=args.resume, progress=not args.no_progress)
     except (SpecError, SweepError) as err:
-        return _bad_input(str(err))
+        return bad_input(str(err))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return 0
@@ -153,7 +147,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         analyze(args.dir, metric=args.metric)
     except SweepError as err:
-        return _bad_input(str(err))
+        return bad_input(str(err))
     return 0
 
 

@@ -16,12 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli import standalone
+from analysis.cli import bad_input, standalone
 from sim.cli_run import add_override_options, overrides
 
 __all__ = ["add_parsers", "cmd_validate", "main"]
 
-EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -93,11 +92,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     p.set_defaults(func=cmd_validate)
 
 
-def _bad_input(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     """Handler of ``validate``; returns an exit code."""
     from analysis.validate import CHECKS, ValidationError, validate
@@ -109,7 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         # pydantic may report several fields: keep the one-line promise
         lines = str(exc).splitlines()
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-        return _bad_input(lines[0] + more)
+        return bad_input(lines[0] + more)
     out = args.out if args.out is not None else Path("results") / "validate" / scn.name
     try:
         res = validate(
@@ -125,7 +119,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except ValidationError as exc:
-        return _bad_input(str(exc))
+        return bad_input(str(exc))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     st = res["statistics"]
