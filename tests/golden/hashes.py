@@ -1,0 +1,86 @@
+"""Golden hashes: SHA-256 of every table that small, fixed runs write.
+
+A refactoring must leave these bytes unchanged; a change of the model's outputs updates them
+deliberately (``python -m tests.golden.hashes --update``) and says why in its commit message.
+
+What is hashed:
+
+* ``run.py run scenarios/deepseek_2025.yaml --investors 2000 --seed S`` for S = 1, 2: every CSV
+  table of the run folder (daily, intraday, flows, beliefs, events);
+* ``run.py sweep tests/golden/sweep.yaml --workers 1``: its runs table without the timing
+  column (``wall_s``), as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+HASHES = HERE / "hashes.json"
+RUN_TABLES = ("daily.csv", "intraday.csv", "flows.csv", "beliefs.csv", "events.csv")
+SEEDS = (1, 2)
+INVESTORS = 2000
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _cli(*args: str) -> None:
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True, cwd=ROOT
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"run.py {' '.join(args)} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+
+
+def run_hashes(tmp: Path, seed: int) -> dict[str, str]:
+    """Hashes of the tables of one golden run."""
+    out = tmp / f"run_seed{seed}"
+    _cli("run", "scenarios/deepseek_2025.yaml", "--investors", str(INVESTORS),
+         "--seed", str(seed), "--out", str(out), "--no-progress")  # fmt: skip
+    return {f"run_seed{seed}/{t}": _sha((out / t).read_bytes()) for t in RUN_TABLES}
+
+
+def sweep_hash(tmp: Path) -> dict[str, str]:
+    """Hash of the golden sweep's runs table (timings dropped)."""
+    import pandas as pd
+
+    out = tmp / "sweep"
+    _cli("sweep", str(HERE / "sweep.yaml"), "--workers", "1", "--out", str(out), "--no-progress")
+    text = (out / "runs.csv").read_text(encoding="utf-8")
+    df = pd.read_csv(io.StringIO(text)).drop(columns=["wall_s"]).sort_values("task")
+    return {"sweep/runs.csv": _sha(df.to_csv(index=False, float_format="%.10g").encode())}
+
+
+def compute(tmp: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for s in SEEDS:
+        out.update(run_hashes(tmp, s))
+    out.update(sweep_hash(tmp))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--update", action="store_true", help="write the hashes into hashes.json")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        got = compute(Path(d))
+    print(json.dumps(got, indent=1))
+    if args.update:
+        HASHES.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {HASHES}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
