@@ -17,10 +17,10 @@ import sys
 
 # every command module registers its subcommands through add_parsers(subparsers)
 COMMAND_MODULES = [
-    "sim.cli_run",
-    "analysis.sweep_cli",
-    "analysis.validate_cli",
-    "analysis.calibration_cli",
+    "analysis.cli.run",
+    "analysis.cli.sweep",
+    "analysis.cli.validate",
+    "analysis.cli.calibrate",
 ]
 
 

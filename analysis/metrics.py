@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.api import RunResult
+    from sim.tables import RunResult
 
 
 class MetricError(ValueError):
@@ -78,7 +78,7 @@ def _ticker_value(result: RunResult, ticker: str, day: pd.Timestamp | dt.date, c
 
 def compute_metric(result: RunResult, name: str) -> float:
     """Value of one named metric (see the module docstring)."""
-    from sim.api import shock_date
+    from sim.simulate import shock_date
 
     kind, _, arg = name.partition(":")
     if not arg:
@@ -137,7 +137,7 @@ def compute_metric(result: RunResult, name: str) -> float:
 
 def headline(result: RunResult) -> dict:
     """Headline metrics for ``summary.json``."""
-    from sim.api import shock_date
+    from sim.simulate import shock_date
 
     sd = shock_date(result)
     d = result.daily

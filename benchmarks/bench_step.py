@@ -228,7 +228,7 @@ def measure_mesa_reference(n: int, steps: int) -> dict[str, Any]:
     sim_model = build_model(n)
     advance_to_trading(sim_model)
     t0 = time.perf_counter()
-    ref = MesaReferenceModel(sim_model, seed=int(sim_model.seed))
+    ref = MesaReferenceModel(sim_model, seed=int(sim_model.run_seed))
     build_s = time.perf_counter() - t0
     assets = int(sim_model.universe.n_assets)
     del sim_model

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.sweep import make_executor, run_sweep
+from analysis.experiments.sweep import make_executor, run_sweep
 
 
 def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> Path:
@@ -40,7 +40,7 @@ def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> 
             f"""\
             name: {name}
             base: base.yaml
-            task: analysis.sweep_testfuncs:{task}
+            task: analysis.experiments.testfuncs:{task}
             parameters:
               - {{path: {param}, values: [{value}]}}
               - {{path: x2, values: [1.0]}}

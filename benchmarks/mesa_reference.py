@@ -432,7 +432,7 @@ class MesaReferenceModel(mesa.Model):
         super().__init__(seed=seed)
         s = sim_model
         u = s.universe
-        self.scenario = s.scenario
+        self.scn = s.scn
         self.ticks = s.ticks
         self.tick = s.tick
         self.n_assets = u.n_assets
@@ -441,7 +441,7 @@ class MesaReferenceModel(mesa.Model):
         self.factor_names = list(u.factor_names)
         self.i_cd = u.factor_names.index("compute_demand")
         self.i_cost = u.factor_names.index("cost_of_intelligence")
-        bcfg = s.scenario.beliefs
+        bcfg = s.scn.beliefs
         self.jevons_elasticity = bcfg.jevons_elasticity
         self.memory_half_life_days = bcfg.memory_half_life_days
         self.q = s.diffusion.q
@@ -452,7 +452,7 @@ class MesaReferenceModel(mesa.Model):
         self.is_open_tick = False
         self.is_last_tick = False
         self.margin_calls = 0
-        self.n_investors = s.scenario.population.size
+        self.n_investors = s.scn.population.size
         self.lp: list[float] = []
         self.price: list[float] = []
         self.lp_new: list[float] = []
@@ -506,7 +506,7 @@ class MesaReferenceModel(mesa.Model):
 
     def _cohort_params(self, s: MoatshockModel) -> dict[str, SimpleNamespace]:
         u = s.universe
-        pf = s.scenario.price_formation
+        pf = s.scn.price_formation
         out: dict[str, SimpleNamespace] = {}
         for name, coh in s.cohorts.items():
             cfg = coh.cfg
@@ -748,7 +748,7 @@ class MesaReferenceModel(mesa.Model):
         c["momentum"].active_share = c["momentum"].n_active / max(c["momentum"].n, 1)
         c["retail"].opinion = 2.0 * c["retail"].n_optimist / max(c["retail"].n, 1) - 1.0
         # clearing: the simulator's batch auction on the summed orders and the MM quote
-        pf = self.scenario.price_formation
+        pf = self.scn.price_formation
         fixed = np.asarray(self.orders)
         scheds = [self._schedule(c[name], pf.bins) for name in ("fundamental", "leveraged")]
         res = clearing.batch_auction(m.lp, scheds, fixed, self._quote(), pf.bracket, pf.tolerance)

@@ -15,16 +15,24 @@ import numpy as np
 from sim import clearing
 from sim.beliefs import Beliefs
 from sim.calendar import TICK_CLOSED, TICK_OPEN, build_ticks
-from sim.cohorts import COHORT_TYPES, Cohort, MarketMaker
+from sim.cohorts import Cohort, CohortType
+from sim.cohorts.market_maker import MarketMaker
 from sim.market import MarketState
 from sim.news import Diffusion, build_network, ordinary_news, scheduled_events
 from sim.scenario import Scenario, ScenarioError
 from sim.universe import build_universe
 
-# Fixed order of random streams: adding a stream at the end keeps earlier streams unchanged.
-STREAMS = ("population", "beliefs", "network", "news_flow", "diffusion", "mesa") + tuple(
-    COHORT_TYPES
-)
+#: Random streams of the model's components: child ``i`` of the run's ``SeedSequence``. Cohort
+#: type ``t`` draws from child ``len(STREAMS) + t.order``, so registering a new type, or leaving
+#: one out of a scenario, never changes another component's draws.
+STREAMS = ("population", "beliefs", "network", "news_flow", "diffusion", "mesa")
+
+
+def stream(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
+    """Child ``index`` of ``root``: what ``root.spawn(n)[index]`` gives, without spawning."""
+    return np.random.SeedSequence(
+        root.entropy, spawn_key=(*root.spawn_key, index), pool_size=root.pool_size
+    )
 
 
 @dataclass
@@ -55,16 +63,25 @@ def cohort_sizes(n: int, shares: list[float]) -> list[int]:
 
 
 class MoatshockModel(mesa.Model):
-    """Market of investor cohorts trading a universe of stocks through a price-formation rule."""
+    """Market of investor cohorts trading a universe of stocks through a price-formation rule.
+
+    Attribute names are our own and never those of ``mesa.Model`` (whose ``scenario``, ``time``
+    and ``steps`` differ between Mesa versions): the scenario is ``scn``, the seed ``run_seed``,
+    the calendar position ``tick``.
+    """
 
     def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
         seed = scenario.seed if seed is None else seed
         ss = np.random.SeedSequence(seed)
-        children = dict(zip(STREAMS, ss.spawn(len(STREAMS)), strict=True))
+        children = {k: stream(ss, i) for i, k in enumerate(STREAMS)}
         super().__init__(rng=np.random.default_rng(children["mesa"]))
-        self.seed = seed
-        self.scenario = scenario
+        self.run_seed = seed
+        self.scn = scenario
         rngs = {k: np.random.default_rng(v) for k, v in children.items()}
+        present = scenario.population.cohorts.present()
+        self.cohort_types: list[CohortType] = [t for t, _ in present]
+        for t in self.cohort_types:
+            rngs[t.name] = np.random.default_rng(stream(ss, len(STREAMS) + t.order))
         dtype = np.float32 if scenario.population.dtype == "float32" else np.float64
 
         self.universe = u = build_universe(scenario)
@@ -111,11 +128,16 @@ class MoatshockModel(mesa.Model):
         )
 
         self.cohorts: dict[str, Cohort] = {}
-        for name, cls in COHORT_TYPES.items():
-            a, b = self.population.bounds[name]
-            cfg = getattr(scenario.population.cohorts, name)
-            self.cohorts[name] = cls(self, slice(a, b), cfg, rngs[name])
-        self.mm: MarketMaker = self.cohorts["market_maker"]  # type: ignore[assignment]
+        for t, cfg in present:
+            a, b = self.population.bounds[t.name]
+            self.cohorts[t.name] = t.cls(self, slice(a, b), cfg, rngs[t.name])
+        makers = [c for c in self.cohorts.values() if isinstance(c, MarketMaker)]
+        if len(makers) != 1:
+            raise ScenarioError(
+                f"{scenario.name}: population.cohorts: exactly one market-maker type is needed "
+                f"(found {len(makers)})"
+            )
+        self.mm: MarketMaker = makers[0]
         self._calibrate_anchor()
 
         self.tick = 0
@@ -132,9 +154,11 @@ class MoatshockModel(mesa.Model):
                 "volume": lambda m: m.last_volume.copy(),
                 "flows": lambda m: {k: v.copy() for k, v in m.last_flows.items()},
                 "beliefs": lambda m: m.belief_quantiles() if m._hourly() else None,
-                "momentum_active": lambda m: m.cohorts["momentum"].active_share,
-                "retail_opinion": lambda m: m.cohorts["retail"].opinion,
-                "margin_calls": lambda m: m.cohorts["leveraged"].margin_calls,
+                **{
+                    key: (lambda m, get=get: get())
+                    for c in self.cohorts.values()
+                    for key, get in c.reporters().items()
+                },
             }
         )
 
@@ -142,69 +166,68 @@ class MoatshockModel(mesa.Model):
     def _neutral_weights(
         self, scenario: Scenario, cap0: np.ndarray, cash_share: float
     ) -> dict[str, np.ndarray]:
-        """Neutral portfolio weights (fractions of wealth, per unit leverage) by cohort kind.
+        """Neutral portfolio weights (fractions of wealth, per unit leverage) by cohort type.
 
-        Levered funds hold the crowded trade: their weights tilt towards the assets most exposed
-        to compute demand by ``crowding`` (the crowded AI long of early 2025); everybody else
-        holds the rest of the float, so that at neutral exactly every share is held.
+        Types flagged ``crowded`` hold their own book (:meth:`neutral_book`, the crowded AI long
+        of early 2025); everybody else holds the rest of the float at common weights
+        (``"others"``), so that at neutral exactly every share is held.
         """
-        lev_cfg = scenario.population.cohorts.leveraged
         wshare = scenario.population.cohorts.normalised("wealth_share")
         w0 = (1.0 - cash_share) * cap0 / cap0.sum()
-        z = np.clip(
-            self.universe.exposures[:, self.universe.factor_names.index("compute_demand")], 0, None
-        )
-        z = z / z.max() if z.max() > 0 else z
-        tilt = w0 * (1.0 + lev_cfg.crowding * z)
-        lev_unit = tilt * w0.sum() / tilt.sum()
-        w_lev = wshare["leveraged"] * self.total_wealth
-        w_oth = self.total_wealth - w_lev
-        others = (cap0 - w_lev * lev_cfg.leverage * lev_unit) / max(w_oth, 1e-300)
+        out: dict[str, np.ndarray] = {}
+        held = np.zeros_like(cap0)
+        w_crowded = 0.0
+        for t, cfg in scenario.population.cohorts.present():
+            if not t.cls.crowded:
+                continue
+            unit = t.cls.neutral_book(self.universe, w0, cfg)
+            w_c = wshare[t.name] * self.total_wealth
+            held += w_c * t.cls.target_leverage(cfg) * unit
+            w_crowded += w_c
+            out[t.name] = unit
+        w_oth = self.total_wealth - w_crowded
+        others = (cap0 - held) / max(w_oth, 1e-300)
         if np.any(others <= 0):
+            names = ", ".join(f"population.cohorts.{n}" for n in out)
             raise ScenarioError(
-                f"{scenario.name}: population.cohorts.leveraged: leverage x crowding x "
-                "wealth_share leaves no "
+                f"{scenario.name}: {names}: leverage x crowding x wealth_share leaves no "
                 "shares for the other investors; lower one of them"
             )
-        return {"leveraged": lev_unit, "others": others}
+        out["others"] = others
+        return out
 
     def neutral_weights(self, kind: str) -> np.ndarray:
-        """Neutral fraction of wealth per asset (per unit of leverage) for a cohort kind."""
-        return self._neutral["leveraged" if kind == "leveraged" else "others"]
+        """Neutral fraction of wealth per asset (per unit of leverage) for a cohort type."""
+        return self._neutral.get(kind, self._neutral["others"])
 
     def _init_population(self, rngs: dict[str, np.random.Generator], dtype: type) -> None:
-        scn = self.scenario
+        scn = self.scn
         n = scn.population.size
-        names = list(COHORT_TYPES)
-        cfgs = [getattr(scn.population.cohorts, k) for k in names]
+        present = scn.population.cohorts.present()
         head = scn.population.cohorts.normalised("share")
         wshare = scn.population.cohorts.normalised("wealth_share")
-        sizes = cohort_sizes(n, [head[k] for k in names])
+        sizes = cohort_sizes(n, [head[t.name] for t, _ in present])
         rng = rngs["population"]
-        a = self.universe.n_assets
         wealth = np.zeros(n)
         cohort_of = np.zeros(n, dtype=np.int8)
         reaction = np.ones(n)
         bounds: dict[str, tuple[int, int]] = {}
         lev_target = np.ones(n)
+        weights = np.empty((n, self.universe.n_assets))
         start = 0
-        for i, (name, cfg, size) in enumerate(zip(names, cfgs, sizes, strict=True)):
+        for i, ((t, cfg), size) in enumerate(zip(present, sizes, strict=True)):
             end = start + size
-            bounds[name] = (start, end)
+            bounds[t.name] = (start, end)
             cohort_of[start:end] = i
             if size:
                 w = rng.pareto(cfg.wealth_pareto_alpha, size) + 1.0
-                wealth[start:end] = w / w.sum() * wshare[name] * self.total_wealth
-            reaction[start:end] = getattr(cfg, "reaction", 1.0)
-            lev_target[start:end] = getattr(cfg, "leverage", 1.0)
+                wealth[start:end] = w / w.sum() * wshare[t.name] * self.total_wealth
+            reaction[start:end] = t.cls.news_reaction(cfg)
+            lev_target[start:end] = t.cls.target_leverage(cfg)
+            # everyone starts at its neutral weights (levered investors at a multiple of them)
+            weights[start:end] = self.neutral_weights(t.name)
             start = end
-        # everyone starts at the benchmark (levered investors at a multiple of it); the rounding
-        # left by the benchmark's definition is removed so exactly the float is held
-        weights = np.where(
-            (cohort_of == names.index("leveraged"))[:, None],
-            self._neutral["leveraged"][None, :],
-            self._neutral["others"][None, :],
-        )
+        # the rounding left by the benchmark's definition is removed so exactly the float is held
         holdings = (wealth * lev_target)[:, None] * weights / self.universe.price0
         holdings *= self.universe.shares / holdings.sum(axis=0)
         cash = wealth - holdings @ self.universe.price0
@@ -216,7 +239,6 @@ class MoatshockModel(mesa.Model):
             bounds=bounds,
         )
         self._reaction = reaction
-        del a
 
     def _calibrate_anchor(self) -> None:
         """Set the per-asset valuation anchor so that the market clears at the starting prices.
@@ -336,7 +358,7 @@ class MoatshockModel(mesa.Model):
 
     def _trade(self) -> None:
         m = self.market
-        pf = self.scenario.price_formation
+        pf = self.scn.price_formation
         self.wealth_update()
         cohorts = list(self.cohorts.values())
         self.agents.do("submit")  # every cohort decides on what it has observed so far

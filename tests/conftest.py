@@ -17,7 +17,7 @@ SMALL = {"population.size": 1500}
 @cache
 def small_run(scenario: str, seed: int = 1, **overrides):
     """A cached run of a shipped scenario with a small population (fast behaviour tests)."""
-    from sim.api import run_scenario
+    from sim.simulate import run_scenario
 
     ov = {**SMALL, **{k.replace("__", "."): v for k, v in overrides.items()}}
     return run_scenario(SCENARIOS / scenario, seed=seed, overrides=ov)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.metrics import compute_metric
-from sim.api import run_scenario
-from sim.outputs import write_run
+from analysis.outputs import write_run
+from sim.simulate import run_scenario
 from tests.conftest import SCENARIOS, small_run
 
 SHOCK = "shock_return:NVDA"

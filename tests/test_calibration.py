@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis.calibration import (
+from analysis.calibration.engine import (
     FAILED_OBJECTIVE,
     CalibrationError,
     Target,
@@ -32,8 +32,8 @@ from analysis.calibration import (
     run_calibration,
     simulate_metrics,
 )
-from analysis.calibration_cli import main as cli_main
-from analysis.designs import task_seeds
+from analysis.cli.calibrate import main as cli_main
+from analysis.experiments.designs import task_seeds
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,7 +177,7 @@ def test_override_that_replaces_a_fitted_list_is_refused() -> None:
 
 
 def test_scenarios_are_frozen_and_later_edits_detected(tmp_path: Path) -> None:
-    from analysis.calibration import _changed_scenarios, _freeze, _plans
+    from analysis.calibration.engine import _changed_scenarios, _freeze, _plans
 
     scn = tmp_path / "mine.yaml"
     scn.write_text(f"extends: {CAL / 'tiny_week.yaml'}\nname: mine\n")
@@ -353,7 +353,7 @@ def _fake_task(task: str, scenario: str, overrides: dict, seed: int, metrics: li
 def _acceptance_run(tmp_path: Path, monkeypatch, checks: list[dict]) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    import analysis.calibration as cal
+    import analysis.calibration.engine as cal
 
     monkeypatch.setattr(cal, "execute_task", _fake_task)
     data = _spec_dict(

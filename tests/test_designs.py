@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.designs import SpecError, build_design, load_spec, parse_spec, task_seeds
-from analysis.sweep_analysis import morris_indices, screening_indices, sobol_indices
+from analysis.experiments.designs import SpecError, build_design, load_spec, parse_spec, task_seeds
+from analysis.experiments.sensitivity import morris_indices, screening_indices, sobol_indices
 
 PI = math.pi
 
@@ -23,7 +23,7 @@ def spec_of(**fields: object):
     data = {
         "name": "t",
         "base": "base.yaml",
-        "task": "analysis.sweep_testfuncs:ishigami_task",
+        "task": "analysis.experiments.testfuncs:ishigami_task",
         "metrics": ["y"],
         "seed": 11,
     }
@@ -246,7 +246,11 @@ def test_bad_specs_name_file_and_field(tmp_path: Path, text: str, expected: str)
 def test_good_spec_loads_and_resolves_base(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, GOOD, "good.yaml"))
     assert spec.base_path == (tmp_path / "base.yaml").resolve()
-    assert spec.task == "sim.api:evaluate" and spec.retries == 2 and spec.replications == 1
+    assert (
+        spec.task == "analysis.experiments.tasks:evaluate"
+        and spec.retries == 2
+        and spec.replications == 1
+    )
 
 
 @pytest.mark.parametrize("name", ["momentum_vs_credibility.yaml", "crash_drivers.yaml"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.ensemble import replication_seeds, run_ensemble
+from analysis.experiments.ensemble import replication_seeds, run_ensemble
 from sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

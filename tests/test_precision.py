@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.metrics import compute_metric
-from sim.api import run_scenario
+from sim.simulate import run_scenario
 from tests.conftest import SCENARIOS
 
 METRICS = ["shock_return:NVDA", "shock_return:AAPL", "rebound:NVDA", "group_return:chips"]

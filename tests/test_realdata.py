@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import realdata as rd
-from analysis import stylized as sf
+from analysis.validation import realdata as rd
+from analysis.validation import stylized as sf
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "market-data"
 requires_data = pytest.mark.skipif(

@@ -141,8 +141,8 @@ def test_cli_reports_bad_input_and_writes_nothing(tmp_path):
 
 
 def test_readme_documents_every_field():
-    from sim.scenario_doc import field_paths
+    from sim.scenario.doc import field_paths
 
     text = (SCENARIOS / "README.md").read_text()
     missing = [path for path, _ in field_paths() if f"`{path}`" not in text]
-    assert not missing, f"scenarios/README.md lacks: {missing} (run python -m sim.scenario_doc)"
+    assert not missing, f"scenarios/README.md lacks: {missing} (run python -m sim.scenario.doc)"

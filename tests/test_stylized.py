@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from analysis import stylized as sf
+from analysis.validation import stylized as sf
 
 N = 100_000
 

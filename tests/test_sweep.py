@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.designs import load_spec
-from analysis.sweep import SweepError, make_executor, read_runs, run_sweep
-from analysis.sweep_analysis import analyze
-from analysis.sweep_cli import main as cli_main
+from analysis.cli.sweep import main as cli_main
+from analysis.experiments.designs import load_spec
+from analysis.experiments.sensitivity import analyze
+from analysis.experiments.sweep import SweepError, make_executor, read_runs, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def make_spec(tmp_path: Path, body: str, name: str = "sweep.yaml") -> Path:
 ISHIGAMI_GRID = """\
 name: ish
 base: base.yaml
-task: analysis.sweep_testfuncs:ishigami_task
+task: analysis.experiments.testfuncs:ishigami_task
 parameters:
   - {path: x1, low: -3.0, high: 3.0, levels: 2}
   - {path: x2, values: [0.5, 1.5]}
@@ -88,7 +88,7 @@ def test_dask_retries_dead_workers(tmp_path: Path, dask_executor) -> None:
     body = """\
         name: dying
         base: base.yaml
-        task: analysis.sweep_testfuncs:dying_task
+        task: analysis.experiments.testfuncs:dying_task
         parameters: [{path: die, values: DIE}]
         design: grid
         metrics: [y]
@@ -111,7 +111,7 @@ def test_dask_retries_dead_workers(tmp_path: Path, dask_executor) -> None:
 SLEEPY = """\
 name: sleepy
 base: base.yaml
-task: analysis.sweep_testfuncs:sleep_task
+task: analysis.experiments.testfuncs:sleep_task
 parameters:
   - {path: a, values: [1, 2, 3, 4, 5, 6, 7, 8]}
   - {path: sleep, values: [0.25]}
@@ -131,7 +131,7 @@ def data_lines(path: Path) -> list[str]:
 def test_sigkill_mid_sweep_then_resume_runs_each_task_once(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, SLEEPY)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "analysis.sweep_cli", "sweep", str(spec), "--out", str(out)]
+    cmd = [sys.executable, "-m", "analysis.cli.sweep", "sweep", str(spec), "--out", str(out)]
     cmd += ["--workers", "2", "--no-progress"]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -206,7 +206,7 @@ def test_failing_task_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
         """\
         name: failing
         base: base.yaml
-        task: analysis.sweep_testfuncs:failing_task
+        task: analysis.experiments.testfuncs:failing_task
         parameters: [{path: x, values: [-1.0, 0.5, 2.0]}]
         design: grid
         replications: 2
@@ -234,7 +234,7 @@ def test_dead_local_worker_is_retried(tmp_path: Path) -> None:
         """\
         name: dying
         base: base.yaml
-        task: analysis.sweep_testfuncs:dying_task
+        task: analysis.experiments.testfuncs:dying_task
         parameters: [{path: die, values: [0, 1, 0, 2]}]
         design: grid
         replications: 2
@@ -267,7 +267,7 @@ def test_analyze_grid_with_failed_runs(tmp_path: Path) -> None:
         """\
         name: grid_fail
         base: base.yaml
-        task: analysis.sweep_testfuncs:failing_task
+        task: analysis.experiments.testfuncs:failing_task
         parameters:
           - {path: x, values: [-1.0, 0.5, 1.0, 2.0]}
           - {path: z, low: 0.0, high: 1.0, levels: 3}
@@ -307,7 +307,7 @@ def test_ishigami_saltelli_sweep_end_to_end(tmp_path: Path) -> None:
         f"""\
         name: ishigami
         base: base.yaml
-        task: analysis.sweep_testfuncs:ishigami_task
+        task: analysis.experiments.testfuncs:ishigami_task
         parameters:
           - {{path: x1, low: {-math.pi!r}, high: {math.pi!r}}}
           - {{path: x2, low: {-math.pi!r}, high: {math.pi!r}}}
@@ -363,7 +363,7 @@ def test_cli_bad_spec_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.strip() == "error: bad.yaml: parameters.1.path: field required"
     unimportable = make_spec(
         tmp_path,
-        ISHIGAMI_GRID.replace("analysis.sweep_testfuncs:ishigami_task", "nowhere.mod:fn"),
+        ISHIGAMI_GRID.replace("analysis.experiments.testfuncs:ishigami_task", "nowhere.mod:fn"),
         "task.yaml",
     )
     assert cli_main(["sweep", str(unimportable), "--out", str(out)]) == 2

@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import stylized
-from analysis.ensemble import replication_seeds
-from analysis.validate import (
+from analysis.cli.validate import main
+from analysis.experiments.ensemble import replication_seeds
+from analysis.validation import stylized
+from analysis.validation.validate import (
     CHECKS,
     STATISTICS,
     check_statistic,
     daily_log_returns,
     stylized_facts,
 )
-from analysis.validate_cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CALM = REPO / "scenarios" / "calm_2024.yaml"
@@ -47,7 +47,7 @@ def _fake_real(path: Path, n: int = 400, seed: int = 0) -> Path:
 def test_stylized_facts_equal_summary_and_real_nvda_shows_the_facts() -> None:
     if not NVDA.exists():
         pytest.skip("shared market data not found")
-    from analysis.realdata import load_returns
+    from analysis.validation.realdata import load_returns
 
     r = load_returns(NVDA, "2016-01-01", "2024-12-31")
     facts = stylized_facts(r.to_numpy())

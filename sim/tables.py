@@ -1,23 +1,21 @@
-"""Running scenarios from Python: one run, its tables, and the metrics sweeps ask for.
+"""The tables of a run: what Mesa's DataCollector recorded, as plain DataFrames.
 
-``run_scenario`` drives a :class:`~sim.model.MoatshockModel` through every tick and turns what
-Mesa's ``DataCollector`` recorded into plain tables (:class:`RunResult`). ``evaluate`` is the
-unit of work of sweeps and calibration: scenario file + overrides + seed -> metric values.
+Prices in USD per share, volumes in shares, flows in shares (net bought per step), returns in
+percent close to close, belief quantiles in factor units.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from sim.model import MoatshockModel
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 @dataclass
@@ -38,7 +36,7 @@ class RunResult:
         return self.scenario.tickers
 
 
-def _collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
+def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     u = model.universe
     df = model.datacollector.get_model_vars_dataframe()
     trading = df[df["trading"]]
@@ -91,7 +89,7 @@ def _collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
         for f, vals in (q or {}).items():
             rows.append((t, f, *vals))
     beliefs = pd.DataFrame(rows, columns=["timestamp", "factor", "q05", "q25", "q50", "q75", "q95"])
-    n = model.scenario.population.size
+    n = model.scn.population.size
     ev = [
         (pd.Timestamp(e.time), e.label, e.shock, e.n_informed / n)
         for e in model.diffusion.released
@@ -105,68 +103,3 @@ def _collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
         "beliefs": beliefs,
         "events": events,
     }
-
-
-def run_model(
-    scenario: Scenario, seed: int | None = None, progress: bool = False
-) -> tuple[MoatshockModel, RunResult]:
-    """Run a validated scenario to the end; returns the model and its tables."""
-    model = MoatshockModel(scenario, seed=seed)
-    n_ticks = len(model.ticks)
-    with tqdm(
-        total=n_ticks, disable=not progress, desc=scenario.name, unit="tick", leave=False
-    ) as bar:
-        while model.running:
-            model.step()
-            bar.update(1)
-    tables = _collect_tables(model)
-    diag = {
-        "ticks": n_ticks,
-        "trading_steps": model.n_trading,
-        "investors": scenario.population.size,
-        "clearings_at_price_limit": model.at_limit_count,
-        "max_auction_approximation_adv": model.max_abs_quote_error,
-        "margin_calls": int(model.cohorts["leveraged"].margin_calls),
-    }
-    result = RunResult(scenario, model.seed, diagnostics=diag, **tables)
-    return model, result
-
-
-def run_scenario(
-    scenario: str | Path | Scenario,
-    *,
-    seed: int | None = None,
-    overrides: dict[str, Any] | None = None,
-    progress: bool = False,
-) -> RunResult:
-    """Load (if a path), override, validate and run a scenario."""
-    scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, overrides)
-    if isinstance(scenario, Scenario) and overrides:
-        from sim.scenario import apply_overrides, validate
-
-        scn = validate(apply_overrides(scenario.model_dump(mode="json"), overrides, "<overrides>"))
-    return run_model(scn, seed=seed, progress=progress)[1]
-
-
-def evaluate(
-    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
-) -> dict[str, float]:
-    """Sweep/calibration unit of work: run and return ``{metric: value}``.
-
-    Metric names are those of :func:`analysis.metrics.compute_metric`
-    (``shock_return:NVDA``, ``dollar_loss:NVDA``, ``group_return:chips``, ...).
-    """
-    from analysis.metrics import compute_metric
-
-    result = run_scenario(scenario, seed=seed, overrides=dict(overrides))
-    return {m: compute_metric(result, m) for m in metrics}
-
-
-def shock_date(result: RunResult) -> dt.date:
-    """The scenario's shock date, or the session with the largest absolute index move."""
-    ref = result.scenario.reference.shock_date
-    if ref is not None:
-        return ref
-    d = result.daily
-    worst = d.groupby("date")["return_pct"].apply(lambda s: s.abs().mean()).idxmax()
-    return pd.Timestamp(worst).date()

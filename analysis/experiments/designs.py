@@ -1,13 +1,13 @@
 """Sweep specifications and experimental designs for parameter sweeps.
 
 A sweep file (YAML) names a base scenario, the parameters to vary (by the dotted
-path that ``sim.api.evaluate`` understands as an override), a design that decides
+path that ``analysis.experiments.tasks.evaluate`` understands as an override), a design that decides
 which parameter combinations ("points") to run, how many replications (seeds) per
 point, and which metrics to record::
 
     name: momentum_vs_credibility
     base: ../deepseek_2025.yaml          # relative to the sweep file
-    task: sim.api:evaluate               # optional, pluggable unit of work
+    task: analysis.experiments.tasks:evaluate               # optional, pluggable unit of work
     parameters:
       - {path: population.cohorts.momentum.share, low: 0.0, high: 0.3, levels: 4}
       - {path: news.2.credibility, values: [0.5, 1.0, 2.0, 3.0]}
@@ -65,7 +65,7 @@ __all__ = [
     "task_seeds",
 ]
 
-DEFAULT_TASK = "sim.api:evaluate"
+DEFAULT_TASK = "analysis.experiments.tasks:evaluate"
 
 Scalar = bool | int | float | str
 

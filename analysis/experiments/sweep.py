@@ -1,6 +1,6 @@
 """Parallel, resumable parameter sweeps over the simulator (or any pluggable task).
 
-A sweep expands a :class:`~analysis.designs.SweepSpec` into tasks ``(point, replication)``
+A sweep expands a :class:`~analysis.experiments.designs.SweepSpec` into tasks ``(point, replication)``
 with task index ``k = point * replications + replication`` and runs
 ``task(scenario, overrides, seed, metrics) -> {metric: value}`` for each on a
 ``concurrent.futures.Executor``: a local process pool by default, or a Dask cluster
@@ -23,7 +23,7 @@ result. Parquet is therefore produced from the CSV once the sweep (or ``analyze`
 ends, via a temporary file and ``os.replace`` so readers never see half a file.
 
 Seeds: task ``k`` gets child ``k`` of ``numpy.random.SeedSequence(spec.seed)`` (see
-:func:`analysis.designs.task_seeds`), so results are identical whatever the executor,
+:func:`analysis.experiments.designs.task_seeds`), so results are identical whatever the executor,
 the number of workers, the completion order, or how often the sweep was resumed.
 """
 
@@ -41,6 +41,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import (
@@ -60,7 +61,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.designs import Design, SweepSpec, build_design, load_spec, task_seeds
+from analysis.experiments.designs import Design, SweepSpec, build_design, load_spec, task_seeds
 
 __all__ = [
     "RUNS_CSV",
@@ -113,8 +114,22 @@ class SweepSummary:
 # ------------------------------------------------------------------------ task execution
 
 
+#: Task names of earlier versions, still accepted (with a warning) in experiment files.
+RENAMED_TASKS = {
+    "sim.api:evaluate": "analysis.experiments.tasks:evaluate",
+    "analysis.calibration:simulate_metrics": "analysis.calibration.engine:simulate_metrics",
+}
+
+
 def resolve_task(ref: str) -> Callable[..., Mapping[str, Any]]:
     """Import ``"package.module:function"`` and return the function."""
+    if ref in RENAMED_TASKS:
+        warnings.warn(
+            f"task {ref!r} was renamed {RENAMED_TASKS[ref]!r}; please update the file",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        ref = RENAMED_TASKS[ref]
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"task must look like 'package.module:function', got {ref!r}")
@@ -191,7 +206,7 @@ def make_executor(
     if cluster is None and scheduler is None:
         ctx = multiprocessing.get_context("forkserver")
         # Only takes effect if the fork server is not running yet (once per process).
-        ctx.set_forkserver_preload(["analysis.sweep", *preload])
+        ctx.set_forkserver_preload(["analysis.experiments.sweep", *preload])
         pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=ctx)
         try:
             yield pool

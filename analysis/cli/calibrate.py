@@ -6,7 +6,7 @@
 
 The handler returns an exit code: 0 on success, 2 on bad input (one-line message on
 stderr, nothing written), 130 on Ctrl-C (the evaluations finished so far stay in
-``DIR/evaluations.csv``). ``python -m analysis.calibration_cli`` runs it standalone.
+``DIR/evaluations.csv``). ``python -m analysis.cli.calibrate`` runs it standalone.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli import bad_input, standalone
-from analysis.sweep_cli import add_executor_options
+from analysis.cli.common import bad_input, standalone
+from analysis.cli.sweep import add_executor_options
 
 __all__ = ["add_parsers", "cmd_calibrate", "main"]
 
@@ -69,21 +69,21 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def _bad_input(message: str) -> int:
-    """:func:`analysis.cli.bad_input` on one line (calibration errors may span several)."""
+    """:func:`analysis.cli.common.bad_input` on one line (calibration errors may span several)."""
     return bad_input(" ".join(message.split()))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Handler of ``calibrate``; returns an exit code."""
     # Deferred so that `run.py --help` does not import scipy, pandas and the simulator.
-    from analysis.calibration import (
+    from analysis.calibration.engine import (
         EVALUATIONS_CSV,
         CalibrationError,
         check_output_dir,
         load_calibration,
         run_calibration,
     )
-    from analysis.sweep import make_executor
+    from analysis.experiments.sweep import make_executor
 
     try:
         spec = load_calibration(args.spec)
@@ -100,7 +100,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                         workers=args.workers,
                         cluster=args.cluster,
                         scheduler=args.scheduler,
-                        preload=("sim.api", "analysis.calibration"),
+                        preload=("analysis.experiments.tasks", "analysis.calibration.engine"),
                     )
                 )
             except OSError as err:
@@ -119,9 +119,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: ``python -m analysis.calibration_cli calibrate ...``."""
+    """Standalone entry point: ``python -m analysis.cli.calibrate calibrate ...``."""
     return standalone(
-        add_parsers, "python -m analysis.calibration_cli", "moatshock calibration", argv
+        add_parsers, "python -m analysis.cli.calibrate", "moatshock calibration", argv
     )
 
 

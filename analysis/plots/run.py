@@ -31,7 +31,7 @@ COHORT_COLORS = {
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    from sim.outputs import atomic_write
+    from sim.io import atomic_write
 
     atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
     plt.close(fig)
@@ -52,7 +52,7 @@ def real_closes(mdir: Path | None, ticker: str) -> pd.Series | None:
     """Daily closes of a real ticker (raw bars preferred), or None when not available."""
     if mdir is None:
         return None
-    from analysis.realdata import load_prices
+    from analysis.validation.realdata import load_prices
 
     for sub in ("ohlcv_raw", "close_adjusted"):
         f = mdir / sub / f"{ticker}.csv"

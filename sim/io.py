@@ -1,6 +1,7 @@
-"""Writing a run to plain files, each atomically (temp file in the folder, then rename).
+"""Writing plain files atomically (temp file in the folder, then rename), and a run's tables.
 
 A reader never sees a half-written file: a killed run leaves either the old file or the new.
+The run's summary and plots are composed on top of this by :mod:`analysis.outputs`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.api import RunResult
+from sim.tables import RunResult
 
 
 def atomic_write(path: Path, write: Callable[[str], None], suffix: str = "") -> None:
@@ -46,22 +47,8 @@ def write_json(obj: Any, path: Path) -> None:
     atomic_write(path, w)
 
 
-def summary_dict(result: RunResult) -> dict:
-    from analysis.metrics import headline
-
-    scn = result.scenario
-    return {
-        "scenario": scn.name,
-        "seed": result.seed,
-        "parameters": scn.model_dump(mode="json"),
-        "metrics": headline(result),
-        "reference": scn.reference.model_dump(mode="json"),
-        "diagnostics": result.diagnostics,
-    }
-
-
-def write_run(result: RunResult, out: Path) -> dict:
-    """Write the run's tables, summary and plots into ``out``; returns the summary."""
+def write_tables(result: RunResult, out: Path) -> None:
+    """Write the run's tables (daily, intraday, flows, beliefs, events CSV) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     write_csv(
         result.daily.assign(date=result.daily["date"].dt.date),
@@ -72,9 +59,3 @@ def write_run(result: RunResult, out: Path) -> dict:
     write_csv(result.flows, out / "flows.csv", float_format="%.3f")
     write_csv(result.beliefs, out / "beliefs.csv", float_format="%.6f")
     write_csv(result.events, out / "events.csv")
-    summary = summary_dict(result)
-    write_json(summary, out / "summary.json")
-    from analysis.plots import plot_run
-
-    plot_run(out)
-    return summary

@@ -22,7 +22,7 @@ untargeted facts to report ("validation"), the parameters to fit and their bound
 
 **Targets.** A target is either a run metric of :mod:`analysis.metrics`
 (``shock_return:T`` %, ``volume_multiple:T``, ``group_return:G`` %, ...), or, when it
-has a ``statistic``, a stylized statistic (a key of :func:`analysis.stylized.summary`:
+has a ``statistic``, a stylized statistic (a key of :func:`analysis.validation.stylized.summary`:
 ``daily_volatility``, ``excess_kurtosis``, ``acf_returns_lag1``, ...) of the simulated
 daily log returns named by ``metric: daily_returns:X`` (X a ticker or an index of that
 scenario). ``scenario`` (relative to the calibration file; default: the base) lets a
@@ -43,7 +43,7 @@ through their parameters, and the optimiser is not chasing noise.
 **Optimiser.** :func:`scipy.optimize.differential_evolution` over the unit cube
 (parameters with ``scale: log`` are searched in log space) with ``updating="deferred"``
 and ``workers=`` a map that sends every (parameter vector, scenario, replication) of a
-generation as one task to a :func:`analysis.sweep.make_executor` executor (local process
+generation as one task to a :func:`analysis.experiments.sweep.make_executor` executor (local process
 pool or Dask). With ``include_base: true`` the base scenario's own values are one member
 of the initial population, so the fit can only improve on them (in J).
 
@@ -89,8 +89,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from tqdm.auto import tqdm
 
-from analysis.designs import format_validation_error, task_seeds
-from analysis.sweep import execute_task, make_executor
+from analysis.experiments.designs import format_validation_error, task_seeds
+from analysis.experiments.sweep import execute_task, make_executor
 from sim.scenario import yaml_error_text
 
 __all__ = [
@@ -129,7 +129,7 @@ OUTPUT_FILES = (
 )
 #: Objective given to an evaluation whose simulation failed (the optimiser then avoids it).
 FAILED_OBJECTIVE = 1e12
-#: Stylized statistics a target may name (keys of :func:`analysis.stylized.summary`).
+#: Stylized statistics a target may name (keys of :func:`analysis.validation.stylized.summary`).
 STATISTICS = (
     "daily_volatility",
     "skewness",
@@ -142,8 +142,8 @@ STATISTICS = (
     "kurtosis_h5",
     "kurtosis_h20",
 )
-RUN_TASK = "sim.api:evaluate"
-STYLIZED_TASK = "analysis.calibration:simulate_metrics"
+RUN_TASK = "analysis.experiments.tasks:evaluate"
+STYLIZED_TASK = "analysis.calibration.engine:simulate_metrics"
 _TICKER_METRICS = (
     "shock_return",
     "rebound",
@@ -161,7 +161,7 @@ _BASE = "base"
 class CalibrationError(RuntimeError):
     """A calibration cannot start or go on; the message is one line naming file and field.
 
-    A ``RuntimeError`` (like :class:`analysis.sweep.SweepError`) rather than a ``ValueError``
+    A ``RuntimeError`` (like :class:`analysis.experiments.sweep.SweepError`) rather than a ``ValueError``
     because scipy's optimiser turns a ``ValueError`` raised in its map into a misleading
     message of its own.
     """
@@ -601,7 +601,7 @@ def daily_log_returns(result: Any, name: str) -> np.ndarray:
 
 
 def _statistic(stat: str, r: np.ndarray) -> float:
-    from analysis import stylized
+    from analysis.validation import stylized
 
     direct = {
         "daily_volatility": lambda a: float(np.std(a, ddof=1)),
@@ -618,12 +618,12 @@ def _statistic(stat: str, r: np.ndarray) -> float:
 def simulate_metrics(
     scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
 ) -> dict[str, float]:
-    """Like :func:`sim.api.evaluate`, and also ``statistic(daily_returns:X)`` metrics.
+    """Like :func:`analysis.experiments.tasks.evaluate`, and also ``statistic(daily_returns:X)`` metrics.
 
     Used as the task for scenarios with stylized targets (one run gives every metric).
     """
     from analysis.metrics import compute_metric
-    from sim.api import run_scenario
+    from sim.simulate import run_scenario
 
     result = run_scenario(scenario, seed=seed, overrides=dict(overrides))
     out: dict[str, float] = {}
@@ -1148,7 +1148,7 @@ def _plot_trace(trace: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from sim.outputs import atomic_write
+    from sim.io import atomic_write
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     g = [r["generation"] for r in trace]
@@ -1233,11 +1233,11 @@ def run_calibration(
     """Fit ``spec``'s parameters to its targets and write the outputs into ``out_dir``.
 
     ``executor``: any ``concurrent.futures.Executor`` (see
-    :func:`analysis.sweep.make_executor`); default a local process pool of ``workers``.
+    :func:`analysis.experiments.sweep.make_executor`); default a local process pool of ``workers``.
     ``maxiter`` overrides the spec's optimiser setting. Raises :class:`CalibrationError`
     on bad input before anything is written.
     """
-    from sim.outputs import atomic_write, write_json
+    from sim.io import atomic_write, write_json
 
     t0 = time.perf_counter()
     if not isinstance(spec, CalibrationSpec):
@@ -1275,7 +1275,10 @@ def run_calibration(
     with contextlib.ExitStack() as stack:
         if executor is None:
             executor = stack.enter_context(
-                make_executor(workers=workers, preload=("sim.api", "analysis.calibration"))
+                make_executor(
+                    workers=workers,
+                    preload=("analysis.experiments.tasks", "analysis.calibration.engine"),
+                )
             )
         fh = stack.enter_context((out / EVALUATIONS_CSV).open("w", encoding="utf-8", newline=""))
         bar = stack.enter_context(
@@ -1511,7 +1514,7 @@ def _optimise(
     """Run differential evolution on ``engine``; returns its message and the trace rows."""
     from scipy.optimize import differential_evolution
 
-    from sim.outputs import write_csv
+    from sim.io import write_csv
 
     opt = spec.optimizer
     trace: list[dict[str, Any]] = []
@@ -1583,7 +1586,7 @@ def _write_outputs(
     spec: CalibrationSpec, fitted: dict[str, Any], trace: list[dict[str, Any]], out: Path
 ) -> None:
     """fitted.json, fitted_scenario.yaml (checked by reloading it), report.md, trace.png."""
-    from sim.outputs import atomic_write, write_json
+    from sim.io import atomic_write, write_json
 
     write_json(fitted, out / "fitted.json")
     overrides = json.dumps(spec.overrides, default=str)

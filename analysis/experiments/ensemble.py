@@ -33,8 +33,8 @@ import pandas as pd
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
 
-    from sim.api import RunResult
     from sim.scenario import Scenario
+    from sim.tables import RunResult
 
 __all__ = [
     "fan_bands",
@@ -60,7 +60,7 @@ BAND = (5.0, 95.0)  # percentiles of the fan
 
 
 # --------------------------------------------------------------------------------------------
-# Seeds and replications (shared with analysis.validate)
+# Seeds and replications (shared with analysis.validation.validate)
 # --------------------------------------------------------------------------------------------
 def replication_seeds(seed: int, n: int) -> list[int]:
     """``n`` deterministic integer seeds (63-bit) spawned from ``SeedSequence(seed)``.
@@ -99,7 +99,9 @@ def run_replications(
             return out
         ctx = multiprocessing.get_context("forkserver")
         # workers fork from a server that has imported the simulator once
-        ctx.set_forkserver_preload(["sim.api", "analysis.metrics", "analysis.ensemble"])
+        ctx.set_forkserver_preload(
+            ["sim.simulate", "analysis.metrics", "analysis.experiments.ensemble"]
+        )
         with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx) as ex:
             futures = {ex.submit(job, scenario, s): i for i, s in enumerate(seeds)}
             for fut in as_completed(futures):
@@ -128,7 +130,7 @@ def simulate_replication(scenario: Scenario, seed: int) -> dict[str, Any]:
     ``{ticker: {summary key: value}}``.
     """
     from analysis.metrics import index_returns
-    from sim.api import run_model, shock_date
+    from sim.simulate import run_model, shock_date
 
     _, res = run_model(scenario, seed=seed, progress=False)
     metrics = {
@@ -175,13 +177,13 @@ def fan_bands(paths: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _market_dir(scenario: Scenario, out: Path) -> Path | None:
-    from analysis.plots import market_data_dir
+    from analysis.plots.run import market_data_dir
 
     return market_data_dir({"reference": scenario.reference.model_dump(mode="json")}, out)
 
 
 def _real_close_on(mdir: Path | None, ticker: str, day: dt.date) -> float | None:
-    from analysis.plots import real_closes
+    from analysis.plots.run import real_closes
 
     real = real_closes(mdir, ticker)
     if real is None or pd.Timestamp(day) not in real.index:
@@ -195,7 +197,7 @@ def _real_close_on(mdir: Path | None, ticker: str, day: dt.date) -> float | None
 def _save(fig: plt.Figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from sim.outputs import atomic_write
+    from sim.io import atomic_write
 
     atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
     plt.close(fig)
@@ -285,7 +287,7 @@ def plot_fans(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.plots import real_closes
+    from analysis.plots.run import real_closes
 
     tickers = scenario.tickers
     price0 = {a.ticker: a.price for a in scenario.universe.assets}
@@ -397,7 +399,7 @@ def run_ensemble(
     Seeds are ``replication_seeds(seed if given else scenario.seed, replications)``. Returns
     the summary written to ``ensemble_summary.json`` (returns in percent, money in USD).
     """
-    from sim.outputs import write_csv, write_json
+    from sim.io import write_csv, write_json
 
     out = Path(out)
     base = scenario.seed if seed is None else seed

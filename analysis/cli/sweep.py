@@ -2,14 +2,14 @@
 
 ``run.py`` wires them in with::
 
-    from analysis.sweep_cli import add_parsers
+    from analysis.cli.sweep import add_parsers
     sub = parser.add_subparsers(dest="command", required=True)
     add_parsers(sub)
     args = parser.parse_args()
     sys.exit(args.func(args))
 
 Each handler returns an exit code: 0 on success, 2 on bad input (one-line message on
-stderr, nothing written), 130 on Ctrl-C. ``python -m analysis.sweep_cli`` runs them
+stderr, nothing written), 130 on Ctrl-C. ``python -m analysis.cli.sweep`` runs them
 standalone.
 """
 
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli import bad_input, standalone
+from analysis.cli.common import bad_input, standalone
 
 __all__ = ["add_parsers", "cmd_analyze", "cmd_sweep", "main"]
 
@@ -106,8 +106,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handler of ``sweep``: run or resume the sweep; returns an exit code."""
     # Deferred so that `run.py --help` does not import pandas, scipy and SALib.
-    from analysis.designs import SpecError, load_spec
-    from analysis.sweep import SweepError, check_sweep, make_executor, run_sweep
+    from analysis.experiments.designs import SpecError, load_spec
+    from analysis.experiments.sweep import SweepError, check_sweep, make_executor, run_sweep
 
     try:
         spec = load_spec(args.spec)
@@ -141,8 +141,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Handler of ``analyze``: write DIR/analysis/; returns an exit code."""
-    from analysis.sweep import SweepError
-    from analysis.sweep_analysis import analyze
+    from analysis.experiments.sensitivity import analyze
+    from analysis.experiments.sweep import SweepError
 
     try:
         analyze(args.dir, metric=args.metric)
@@ -152,9 +152,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: ``python -m analysis.sweep_cli {sweep,analyze} ...``."""
+    """Standalone entry point: ``python -m analysis.cli.sweep {sweep,analyze} ...``."""
     return standalone(
-        add_parsers, "python -m analysis.sweep_cli", "moatshock parameter sweeps", argv
+        add_parsers, "python -m analysis.cli.sweep", "moatshock parameter sweeps", argv
     )
 
 

@@ -40,8 +40,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.designs import SweepSpec, salib_problem
-from analysis.sweep import RUNS_CSV, SWEEP_JSON, SweepError, read_runs, write_parquet
+from analysis.experiments.designs import SweepSpec, salib_problem
+from analysis.experiments.sweep import RUNS_CSV, SWEEP_JSON, SweepError, read_runs, write_parquet
 
 __all__ = [
     "SweepData",
@@ -351,7 +351,7 @@ def analyze(out_dir: str | Path, metric: str | None = None) -> dict[str, Any]:
 
     ``metric``: analyse only this metric and rank drivers by it; default: all metrics,
     drivers ranked for :func:`crash_metric`. Returns the ``analysis.json`` content.
-    Raises :class:`~analysis.sweep.SweepError` for a missing directory or unknown metric.
+    Raises :class:`~analysis.experiments.sweep.SweepError` for a missing directory or unknown metric.
     """
     out_dir = Path(out_dir)
     data = load_sweep(out_dir)

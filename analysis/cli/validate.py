@@ -6,7 +6,7 @@
         --real ../shared/market-data/close_adjusted/NVDA.csv --replications 5
 
 The handler returns an exit code: 0 on success, 2 on bad input (one-line message on stderr),
-130 on Ctrl-C. ``python -m analysis.validate_cli validate ...`` runs it standalone.
+130 on Ctrl-C. ``python -m analysis.cli.validate validate ...`` runs it standalone.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli import bad_input, standalone
-from sim.cli_run import add_override_options, overrides
+from analysis.cli.common import bad_input, standalone
+from analysis.cli.run import add_override_options, overrides
 
 __all__ = ["add_parsers", "cmd_validate", "main"]
 
@@ -36,7 +36,7 @@ def _positive_int(text: str) -> int:
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the ``validate`` subcommand; it sets ``args.func``."""
-    from analysis.validate import DEFAULT_END, DEFAULT_START
+    from analysis.validation.validate import DEFAULT_END, DEFAULT_START
 
     p = subparsers.add_parser(
         "validate",
@@ -94,7 +94,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Handler of ``validate``; returns an exit code."""
-    from analysis.validate import CHECKS, ValidationError, validate
+    from analysis.validation.validate import CHECKS, ValidationError, validate
     from sim.scenario import ScenarioError, load_scenario
 
     try:
@@ -140,8 +140,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: ``python -m analysis.validate_cli validate ...``."""
-    return standalone(add_parsers, "python -m analysis.validate_cli", "moatshock validation", argv)
+    """Standalone entry point: ``python -m analysis.cli.validate validate ...``."""
+    return standalone(add_parsers, "python -m analysis.cli.validate", "moatshock validation", argv)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def print_headline(summary: dict) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.api import run_model
+    from sim.simulate import run_model
 
     try:
         ov = overrides(args)
@@ -107,11 +107,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("error: --replications must be at least 1", file=sys.stderr)
         return 2
     if args.replications > 1:
-        from analysis.ensemble import run_ensemble
+        from analysis.experiments.ensemble import run_ensemble
 
         run_ensemble(scn, out, args.replications, seed=args.seed, progress=not args.no_progress)
         return 0
-    from sim.outputs import write_run
+    from analysis.outputs import write_run
 
     t0 = time.perf_counter()
     _, result = run_model(scn, seed=args.seed, progress=not args.no_progress)
@@ -124,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from analysis.plots import plot_run
+    from analysis.plots.run import plot_run
 
     try:
         paths = plot_run(args.dir)

@@ -1,9 +1,9 @@
 """Validation: the stylized facts of simulated daily returns against a real price series.
 
-``validate`` runs a scenario with N seeds (``analysis.ensemble.replication_seeds``), takes the
+``validate`` runs a scenario with N seeds (``analysis.experiments.ensemble.replication_seeds``), takes the
 daily log returns ``ln(close_t / close_{t-1})`` (fraction per session; the first session against
 the scenario's starting price) of one ticker in each replication, and measures them with the
-same estimators as the real series (:mod:`analysis.stylized`). It writes into ``out``:
+same estimators as the real series (:mod:`analysis.validation.stylized`). It writes into ``out``:
 
 * ``validation.json`` -- ``{"statistics": {NAME: {"simulated_median", "simulated_min",
   "simulated_max", "real", "check", "passed"}}, "scenario", "ticker", "replications",
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis import stylized
+from analysis.validation import stylized
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -130,7 +130,7 @@ def check_statistic(name: str, value: float | None) -> bool | None:
 def stylized_facts(r: Any) -> dict[str, float | None]:
     """Every statistic of :data:`STATISTICS` on returns ``r`` (None where not estimable).
 
-    Identical to :func:`analysis.stylized.summary` when that one works (>= 200 returns); on
+    Identical to :func:`analysis.validation.stylized.summary` when that one works (>= 200 returns); on
     shorter series the statistics that need more data are None instead of an error.
     """
     a = np.asarray(r, dtype=float)
@@ -157,7 +157,7 @@ def daily_log_returns(daily: pd.DataFrame, ticker: str) -> np.ndarray:
 
 def _simulate_returns(scenario: Scenario, seed: int) -> pd.DataFrame:
     """Worker: one replication's daily table (date, ticker, close, return_pct)."""
-    from sim.api import run_model
+    from sim.simulate import run_model
 
     _, res = run_model(scenario, seed=seed, progress=False)
     return res.daily[["date", "ticker", "close", "return_pct"]]
@@ -187,7 +187,7 @@ def _choose_ticker(scenario: Scenario, real_file: Path, ticker: str | None) -> s
 
 
 def _load_real(real_file: Path, start: str | None, end: str | None) -> pd.Series:
-    from analysis.realdata import load_returns
+    from analysis.validation.realdata import load_returns
 
     if not real_file.is_file():
         raise ValidationError(f"{real_file}: real price file not found")
@@ -213,7 +213,7 @@ REAL_COLOR = "black"
 def _save(fig: plt.Figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from sim.outputs import atomic_write
+    from sim.io import atomic_write
 
     atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
     plt.close(fig)
@@ -397,9 +397,9 @@ def validate(
     the first replication for a too-short simulated series. Returns the ``validation.json``
     content.
     """
-    from analysis.ensemble import replication_seeds, run_replications
+    from analysis.experiments.ensemble import replication_seeds, run_replications
     from sim.calendar import sessions
-    from sim.outputs import atomic_write, write_json
+    from sim.io import atomic_write, write_json
 
     real_file = Path(real_file)
     out = Path(out)

@@ -1,4 +1,4 @@
-"""Small task functions with the signature of ``sim.api.evaluate`` for testing sweeps.
+"""Small task functions with the signature of ``analysis.experiments.tasks.evaluate`` for testing sweeps.
 
 Each is ``task(scenario, overrides, seed, metrics) -> {metric: float}`` and is a
 top-level function so that process pools and Dask can pickle it by reference. The

@@ -1,0 +1,127 @@
+"""The cohort protocol: one Mesa agent per strategy type, its members as rows of numpy arrays.
+
+Every cohort sees the public market state and its members' own wealth, holdings and beliefs,
+and each trading step it either submits a demand *schedule* (belief-driven cohorts: the
+clearing price is not known when they decide) or *market orders* (everyone else, who react to
+prices already observed). After clearing, :meth:`Cohort.execute` books the trades of every
+member at the clearing price. Nothing here loops over investors.
+
+Units: holdings in shares, cash and wealth in USD, log prices in log USD, fractions of wealth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import mesa
+import numpy as np
+from pydantic import Field
+
+from sim.fields import StrictModel
+
+if TYPE_CHECKING:
+    from sim.clearing import ElasticSchedule
+    from sim.model import MoatshockModel
+    from sim.universe import Universe
+
+
+class CohortConfig(StrictModel):
+    """Fields every cohort type has: its weight in the head count and in total wealth."""
+
+    share: float = Field(ge=0, description="weight in the head count (normalised over cohorts)")
+    wealth_share: float = Field(ge=0, description="weight in total wealth (normalised)")
+    wealth_pareto_alpha: float = Field(1.5, gt=1, description="Pareto tail of wealth sizes")
+
+
+class Cohort(mesa.Agent):
+    """A strategy type. ``rows`` is the slice of the population arrays its members occupy.
+
+    Class flags a subclass may set: ``elastic`` (submits a demand schedule, see
+    :meth:`schedule`), ``market_maker`` (the auction's residual counterparty; exactly one such
+    cohort per scenario) and ``crowded`` (holds the crowded book at neutral, see
+    :meth:`sim.model.MoatshockModel.neutral_weights`).
+    """
+
+    kind: ClassVar[str] = "cohort"  # set by @register
+    elastic: ClassVar[bool] = False
+    market_maker: ClassVar[bool] = False
+    crowded: ClassVar[bool] = False
+
+    def __init__(
+        self, model: MoatshockModel, rows: slice, cfg: Any, rng: np.random.Generator
+    ) -> None:
+        super().__init__(model)
+        self.model: MoatshockModel = model
+        self.rows = rows
+        self.cfg = cfg
+        self.stream = rng  # this cohort's own random stream (Mesa's agent.rng is the model's)
+        pop = model.population
+        self.holdings = pop.holdings[rows]  # views: members are rows of the population arrays
+        self.cash = pop.cash[rows]
+        self.wealth = pop.wealth[rows]
+        self.n = self.holdings.shape[0]
+        # neutral fraction of wealth per asset, per unit of leverage (see MoatshockModel)
+        self.bench = model.neutral_weights(self.kind)
+        self.delta = np.zeros_like(self.holdings)  # this step's trades, shares
+        self.flow = np.zeros(model.universe.n_assets)  # net shares bought this step
+        self.volume = np.zeros(model.universe.n_assets)  # shares traded this step (one side)
+        self.fixed = np.zeros(model.universe.n_assets)  # market orders submitted, shares
+
+    # -- what the model asks of a type before building it ---------------------------------
+    @classmethod
+    def target_leverage(cls, cfg: Any) -> float:
+        """Gross exposure / equity of a member at neutral (1 for unlevered investors)."""
+        return 1.0
+
+    @classmethod
+    def news_reaction(cls, cfg: Any) -> float:
+        """Multiplier of members' trust in news: over- (>1) or under-reaction (<1)."""
+        return 1.0
+
+    @classmethod
+    def neutral_book(cls, universe: Universe, w0: np.ndarray, cfg: Any) -> np.ndarray:
+        """A ``crowded`` type's neutral weights per unit of leverage (fractions of wealth);
+        ``w0`` are market-cap weights. Only called for types flagged ``crowded``."""
+        return w0
+
+    # -- protocol ------------------------------------------------------------------------
+    def submit(self) -> None:
+        """Decide this step's orders from observed state (prices up to the last step)."""
+
+    def schedule(self) -> ElasticSchedule | None:
+        return None
+
+    idle = False  # set by cohorts that placed no order this step: nothing to book
+
+    def execute(self, lp_exec: np.ndarray) -> None:
+        """Book this step's trades ``self.delta`` at prices ``exp(lp_exec)``."""
+        if self.idle:
+            self.flow = np.zeros_like(self.fixed)
+            self.volume = np.zeros_like(self.fixed)
+            return
+        d = self.delta
+        self.holdings += d
+        self.cash -= d @ np.exp(lp_exec)
+        self.flow = d.sum(axis=0)
+        self.volume = np.abs(d).sum(axis=0)
+
+    def ration(self, phi: np.ndarray) -> None:
+        """Fill only a share ``phi`` (per asset) of this step's market orders (limit move)."""
+        self.delta *= phi
+
+    # -- what the model records ------------------------------------------------------------
+    def reporters(self) -> dict[str, Callable[[], Any]]:
+        """Extra per-step series for Mesa's DataCollector, name -> zero-argument getter."""
+        return {}
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Counts reported in a run's summary (e.g. margin calls)."""
+        return {}
+
+    # -- helpers ------------------------------------------------------------------------
+    def _rebalance_to(self, target_frac: np.ndarray, kappa: float, lp: np.ndarray) -> None:
+        """Market orders moving ``kappa`` of the way to ``target_frac`` of wealth, at ``lp``."""
+        target = self.wealth[:, None] * target_frac * np.exp(-lp)
+        np.subtract(target, self.holdings, out=self.delta)
+        self.delta *= kappa

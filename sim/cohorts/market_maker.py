@@ -1,0 +1,62 @@
+"""Market makers: inventory-averse liquidity, the auction's residual counterparty."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from sim.clearing import MarketMakerQuote
+from sim.cohorts.base import Cohort, CohortConfig
+from sim.cohorts.registry import register
+
+
+class MarketMakerConfig(CohortConfig):
+    depth: float = Field(1.0, gt=0, description="orders of ADV/steps moving price one step-vol")
+    inventory_limit_adv: float = Field(0.5, gt=0, description="max |inventory|, days of ADV")
+    inventory_aversion: float = Field(0.05, ge=0, le=1, description="share shed per step")
+    vol_widening: float = Field(1.0, ge=0, description="depth ~ (vol0/vol)^widening")
+
+
+@register(
+    "market_maker",
+    MarketMakerConfig,
+    order=6,
+    description="liquidity providers; residual counterparty of the auction",
+    required=True,
+)
+class MarketMaker(Cohort):
+    """Liquidity providers: absorb imbalance with inventory aversion; depth shrinks with vol.
+
+    Depth is ``depth * (V_daily / steps) / sigma_step`` shares per unit log price at normal
+    volatility, scaled by ``(vol_normal / vol)^widening``. The market maker is also the
+    residual counterparty of the auction, so the market always clears exactly.
+    """
+
+    market_maker = True
+
+    def __init__(self, model, rows, cfg, rng) -> None:
+        super().__init__(model, rows, cfg, rng)
+        u = model.universe
+        steps = model.ticks.steps_per_session
+        self.neutral = self.holdings.sum(axis=0).copy()
+        self.depth0 = cfg.depth * (u.adv / steps) / np.sqrt(model.market.normal_step_var)
+        self.limit = cfg.inventory_limit_adv * u.adv
+        w = self.wealth
+        self.split = w / w.sum() if w.sum() > 0 else np.full(self.n, 1.0 / max(self.n, 1))
+        self.quote_error = np.zeros(u.n_assets)
+
+    @property
+    def inventory(self) -> np.ndarray:
+        return self.holdings.sum(axis=0) - self.neutral
+
+    def quote(self) -> MarketMakerQuote:
+        vr = self.model.market.realised_vol_ratio()
+        depth = self.depth0 * np.power(np.maximum(vr, 1e-6), -self.cfg.vol_widening)
+        return MarketMakerQuote(self.inventory, depth, self.limit, self.cfg.inventory_aversion)
+
+    def absorb(self, others_flow: np.ndarray, lp_exec: np.ndarray, quoted: np.ndarray) -> None:
+        """Take the other side of every other trade (the market clears exactly)."""
+        total = -others_flow
+        self.quote_error = total - quoted
+        np.multiply(self.split[:, None], total[None, :], out=self.delta)
+        self.execute(lp_exec)

@@ -1,0 +1,78 @@
+"""Trend followers (CTAs) with Franke-Westerhoff switching between active and inactive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from sim.cohorts.base import Cohort, CohortConfig
+from sim.cohorts.registry import register
+
+
+class MomentumConfig(CohortConfig):
+    horizons_steps: list[int] = Field(
+        default_factory=lambda: [39, 78, 234, 390], min_length=1, description="look-backs, steps"
+    )
+    aggressiveness: float = Field(1.0, ge=0, description="max tilt, multiple of benchmark")
+    signal_scale: float = Field(0.05, gt=0, description="log-return that saturates the tilt")
+    adjust_per_step: float = Field(
+        0.01, gt=0, le=1, description="share of the gap to target traded per step"
+    )
+    switch_rate: float = Field(0.02, ge=0, description="Franke-Westerhoff base switching/step")
+    herding: float = Field(1.0, ge=0, description="alpha_n: pull of the active share")
+    volatility_attraction: float = Field(
+        2.0, ge=0, description="alpha_v: recent |returns| in units of normal vol attract"
+    )
+    predisposition: float = Field(-0.5, description="alpha_0: <0 means mostly inactive")
+
+
+@register(
+    "momentum",
+    MomentumConfig,
+    order=1,
+    description="trend followers (CTAs) with Franke-Westerhoff activity switching",
+)
+class Momentum(Cohort):
+    """Trend followers (CTAs): tilt away from the benchmark with the return over their horizon.
+
+    Target ``f = w_b (1 + a tanh(r_h / s))`` for active members. Members switch between active and
+    inactive with Franke-Westerhoff-style rates ``nu exp(+-A)``, where the attractiveness
+    ``A = alpha_0 + alpha_n (2 n_active - 1) + alpha_v (vol_ratio - 1)`` depends on population
+    shares and observed volatility, so the herding survives any population size.
+    """
+
+    def __init__(self, model, rows, cfg, rng) -> None:
+        super().__init__(model, rows, cfg, rng)
+        self.horizons = np.array(cfg.horizons_steps)
+        self.h_idx = rng.integers(0, len(self.horizons), size=self.n)
+        self.active = rng.random(self.n) < 0.5 * (1 + np.tanh(cfg.predisposition))
+        self.active_share = float(self.active.mean()) if self.n else 0.0
+
+    def _switch(self) -> None:
+        c = self.cfg
+        vol = float(np.mean(self.model.market.realised_vol_ratio()))
+        attract = c.predisposition + c.herding * (2 * self.active_share - 1)
+        attract += c.volatility_attraction * (vol - 1.0)
+        p_on = min(c.switch_rate * np.exp(attract), 1.0)
+        p_off = min(c.switch_rate * np.exp(-attract), 1.0)
+        u = self.stream.random(self.n)
+        self.active = np.where(self.active, u >= p_off, u < p_on)
+        self.active_share = float(self.active.mean()) if self.n else 0.0
+
+    def submit(self) -> None:
+        m = self.model.market
+        self._switch()
+        c = self.cfg
+        # returns over each horizon (aggregate), then each member reads its own horizon
+        r = np.stack([m.lp - m.lp_ago(int(h)) for h in self.horizons])  # (H, A)
+        tilt = np.tanh(r / c.signal_scale)[self.h_idx]  # (n, A)
+        frac = self.bench * (1.0 + c.aggressiveness * tilt)
+        self._rebalance_to(frac, c.adjust_per_step, m.lp)
+        self.delta[~self.active] = 0.0
+        self.fixed = self.delta.sum(axis=0)
+
+    def reporters(self) -> dict[str, Callable[[], Any]]:
+        return {"momentum_active": lambda: self.active_share}

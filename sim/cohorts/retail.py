@@ -1,0 +1,117 @@
+"""Retail / noise traders: idiosyncratic and common noise, a shared mood, dip buying."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from sim.cohorts.base import Cohort, CohortConfig
+from sim.cohorts.registry import register
+
+
+class RetailConfig(CohortConfig):
+    noise_volume_share: float = Field(
+        0.6, ge=0, description="noise trading as a fraction of normal volume"
+    )
+    dip_buying: float = Field(
+        0.5, ge=0, description="fraction of wealth bought per unit log drop since prior close"
+    )
+    sentiment_weight: float = Field(0.2, ge=0, le=1, description="mood part of noise orders")
+    common_noise: float = Field(
+        0.6, ge=0, le=1, description="market-wide liquidity-shock part of noise orders"
+    )
+    herding: float = Field(0.6, ge=0, description="Kirman: switch hazard from neighbours")
+    autonomous_switch: float = Field(0.01, ge=0, description="Kirman epsilon per step")
+    return_feedback: float = Field(5.0, ge=0, description="pessimism from losses (per log-ret)")
+    max_cash_use: float = Field(
+        0.5, gt=0, le=1, description="largest fraction of cash spent in one step"
+    )
+    activity: float = Field(
+        0.1, gt=0, le=1, description="probability that a member trades in a given step"
+    )
+
+
+@register(
+    "retail",
+    RetailConfig,
+    order=5,
+    description="retail / noise traders",
+)
+class Retail(Cohort):
+    """Retail / noise traders: idiosyncratic noise orders, a shared mood, and dip buying.
+
+    Members are optimists or pessimists; they switch with Lux-Marchesi rates ``nu exp(+-U)``,
+    ``U = alpha_h x + alpha_r r_day`` where ``x`` is the population opinion index (a population
+    share, so herding survives at any size) and ``r_day`` today's average return. Orders per step
+    are ``zeta W (omega x + c xi + (1 - omega - c) eps) / p`` plus dip buying in proportion to the
+    drop since the previous close; sales never exceed holdings. ``xi`` is a market-wide liquidity
+    shock per asset and step shared by all members (noise-trader risk, De Long et al. 1990): the
+    idiosyncratic ``eps`` averages away in a large crowd, the shared part does not.
+    """
+
+    def __init__(self, model, rows, cfg, rng) -> None:
+        super().__init__(model, rows, cfg, rng)
+        u = model.universe
+        steps = model.ticks.steps_per_session
+        w_total = max(float(self.wealth.sum()), 1.0)
+        idio = max(1.0 - cfg.sentiment_weight - cfg.common_noise, 1e-6)
+        mix = (idio + cfg.common_noise) * np.sqrt(2.0 / np.pi)
+        # per-step noise turnover (fraction of wealth) that yields the configured noise volume
+        self.zeta = cfg.noise_volume_share * u.adv * u.price0 / (steps * w_total * mix)
+        self.optimist = rng.random(self.n) < 0.5
+        self.opinion = float(2 * self.optimist.mean() - 1) if self.n else 0.0
+        self.act = np.zeros(0, dtype=np.int64)
+        self.d_act = np.zeros((0, u.n_assets))
+
+    def _switch(self) -> None:
+        c = self.cfg
+        m = self.model.market
+        r_day = float(np.mean(m.lp - m.lp_prev_close))
+        u = c.herding * self.opinion + c.return_feedback * r_day
+        p_up = min(c.autonomous_switch * np.exp(u), 1.0)
+        p_down = min(c.autonomous_switch * np.exp(-u), 1.0)
+        z = self.stream.random(self.n)
+        self.optimist = np.where(self.optimist, z >= p_down, z < p_up)
+        self.opinion = float(2 * self.optimist.mean() - 1) if self.n else 0.0
+
+    def submit(self) -> None:
+        c = self.cfg
+        m = self.model.market
+        self._switch()
+        # only a random few members trade in a given step; their orders are scaled up so the
+        # expected flow is unchanged (and the cost of a step is proportional to who trades)
+        act = np.flatnonzero(self.stream.random(self.n) < c.activity)
+        self.act = act
+        noise = self.stream.standard_normal((act.size, self.holdings.shape[1]))
+        noise *= max(1.0 - c.sentiment_weight - c.common_noise, 0.0)
+        xi = self.stream.standard_normal(self.holdings.shape[1])
+        noise += c.sentiment_weight * self.opinion + c.common_noise * xi
+        dollars = noise * self.zeta
+        drop = np.maximum(m.lp_prev_close - m.lp, 0.0)
+        dollars += c.dip_buying * drop * self.bench / m.steps_per_session
+        dollars *= (self.wealth[act] / c.activity)[:, None]
+        d = dollars * np.exp(-m.lp)
+        # no shorting, and buys limited by the cash members are willing to use
+        np.maximum(d, -self.holdings[act], out=d)
+        buys = np.maximum(d, 0.0) @ m.price
+        budget = np.maximum(self.cash[act], 0.0) * c.max_cash_use
+        scale = np.where(buys > budget, budget / np.maximum(buys, 1e-12), 1.0)
+        np.multiply(d, np.where(d > 0, scale[:, None], 1.0), out=d)
+        self.d_act = d
+        self.fixed = d.sum(axis=0)
+
+    def ration(self, phi: np.ndarray) -> None:
+        self.d_act *= phi
+
+    def execute(self, lp_exec: np.ndarray) -> None:
+        d = self.d_act
+        self.holdings[self.act] += d
+        self.cash[self.act] -= d @ np.exp(lp_exec)
+        self.flow = d.sum(axis=0)
+        self.volume = np.abs(d).sum(axis=0)
+
+    def reporters(self) -> dict[str, Callable[[], Any]]:
+        return {"retail_opinion": lambda: self.opinion}

@@ -1,0 +1,152 @@
+"""Reading scenario files: YAML, ``extends:`` inheritance, ``--set`` overrides, validation.
+
+Errors are raised as :class:`ScenarioError` whose message names the file, the field path and
+what is expected, before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.scenario.schema import Scenario, ScenarioError
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` into ``base``: mappings merge recursively, everything else replaces."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def yaml_error_text(err: yaml.YAMLError) -> str:
+    """`` (line L, column C): problem`` of a YAML parse error, for one-line messages."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    problem = getattr(err, "problem", None) or " ".join(str(err).split())
+    return f"{where}: {problem}"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ScenarioError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: malformed YAML{yaml_error_text(exc)}") from None
+    if data is None:
+        raise ScenarioError(f"{path}: the file is empty; expected a mapping of scenario fields")
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping of scenario fields at top level")
+    return data
+
+
+def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario file and resolve ``extends:`` (paths relative to the file) recursively."""
+    path = Path(path).resolve()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise ScenarioError(f"{path}: extends: circular inheritance ({chain})")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends: expected a file path (string), got {parent!r}")
+    base = load_raw(path.parent / parent, (*_seen, path))
+    # A child's news list replaces the parent's unless it asks to append.
+    extra_news = data.pop("news_append", None)
+    merged = _deep_merge(base, data)
+    if extra_news is not None:
+        if not isinstance(extra_news, list):
+            raise ScenarioError(f"{path}: news_append: expected a list of news events")
+        merged["news"] = list(merged.get("news", [])) + extra_news
+    return merged
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key.path=value`` (value read as YAML, so numbers and lists work)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected key.path=value")
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ScenarioError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Set dotted paths (``population.cohorts.momentum.share``, ``news.2.credibility``)."""
+    out = copy.deepcopy(data)
+    for key, value in overrides.items():
+        parts = key.split(".")
+        node: Any = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            where = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(
+                        f"{origin}: override {key}: {where}: expected an index below {len(node)}"
+                    )
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if part not in node:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ScenarioError(f"{origin}: override {key}: {where} is not a mapping or list")
+    return out
+
+
+def _format_validation(origin: str, exc: ValidationError, data: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see scenarios/README.md)"
+        got = err.get("input")
+        got_txt = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
+        if isinstance(got, dict | list):
+            got_txt = ""
+        lines.append(f"{origin}: {loc}: {msg}{got_txt}")
+    return "\n".join(lines)
+
+
+def validate(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_validation(origin, exc, data)) from None
+
+
+def load_scenario(
+    path: str | Path,
+    overrides: dict[str, Any] | None = None,
+) -> Scenario:
+    """Load, inherit, override and validate a scenario file."""
+    p = Path(path)
+    data = load_raw(p)
+    if overrides:
+        data = apply_overrides(data, overrides, p.name)
+    return validate(data, p.name)
