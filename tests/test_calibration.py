@@ -44,8 +44,14 @@ TINY_SPEC = CAL / "tiny_recovery.yaml"
 # below 0.15 for the credibility of the viral news (well identified by the crash depth) and
 # below 0.25 for the fundamentalists' risk aversion (identified more weakly, through volume
 # and the rebound).
-TRUTH = {"news.0.credibility": 1.3, "population.cohorts.fundamental.risk_aversion": 3.0}
-LOG_TOLERANCE = {"news.0.credibility": 0.15, "population.cohorts.fundamental.risk_aversion": 0.25}
+TRUTH = {
+    "news.viral_cost_claim.credibility": 1.3,
+    "population.cohorts.fundamental.risk_aversion": 3.0,
+}
+LOG_TOLERANCE = {
+    "news.viral_cost_claim.credibility": 0.15,
+    "population.cohorts.fundamental.risk_aversion": 0.25,
+}
 
 
 def _spec_dict(**changes: Any) -> dict[str, Any]:
@@ -146,12 +152,12 @@ def test_bad_spec_names_file_and_field(
             "spec.yaml: validation.0.metric: unknown index 'semis'",
         ),
         (
-            {"parameters": [{"path": "news.9.credibility", "low": 0.5, "high": 2}]},
-            "spec.yaml: parameters.0.path: 'news.9.credibility' is not a field of base",
+            {"parameters": [{"path": "news.nine.credibility", "low": 0.5, "high": 2}]},
+            "spec.yaml: parameters.0.path: 'news.nine.credibility' is not a field of base",
         ),
         (
-            {"parameters": [{"path": "news.0.reach", "low": 0.5, "high": 2}]},
-            "spec.yaml: parameters.0 (news.0.reach = 2 in tiny_week.yaml):",
+            {"parameters": [{"path": "news.viral_cost_claim.reach", "low": 0.5, "high": 2}]},
+            "spec.yaml: parameters.0 (news.viral_cost_claim.reach = 2 in tiny_week.yaml):",
         ),
         ({"base": "missing.yaml"}, "spec.yaml: base: scenario file not found"),
     ],
@@ -314,7 +320,14 @@ def test_cli_calibrates_on_dask_with_stylized_validation(tmp_path: Path, capsys)
             }
         ],
         scenario_overrides={str(CAL / "tiny_week.yaml"): {"population.size": 100}},
-        parameters=[{"path": "news.0.credibility", "low": 0.4, "high": 3.0, "apply_to": "base"}],
+        parameters=[
+            {
+                "path": "news.viral_cost_claim.credibility",
+                "low": 0.4,
+                "high": 3.0,
+                "apply_to": "base",
+            }
+        ],
         optimizer={"maxiter": 0, "popsize": 5},
         holdout_replications=1,
     )
@@ -345,7 +358,7 @@ def test_cli_calibrates_on_dask_with_stylized_validation(tmp_path: Path, capsys)
 
 def _fake_task(task: str, scenario: str, overrides: dict, seed: int, metrics: list) -> dict:
     """Stand-in for a run: NVDA falls 10 % per unit of credibility, a little less at odd seeds."""
-    cred = float(overrides.get("news.0.credibility", 0.6))
+    cred = float(overrides.get("news.viral_cost_claim.credibility", 0.6))
     value = -10.0 * cred + (0.5 if seed % 2 else 0.0)
     return {"values": {m: value for m in metrics}, "wall_s": 0.0, "error": ""}
 
@@ -359,7 +372,7 @@ def _acceptance_run(tmp_path: Path, monkeypatch, checks: list[dict]) -> dict[str
     data = _spec_dict(
         targets=[{"metric": "shock_return:NVDA", "value": -30.0, "tolerance": 1.0}],
         validation=[],
-        parameters=[{"path": "news.0.credibility", "low": 0.4, "high": 3.0}],
+        parameters=[{"path": "news.viral_cost_claim.credibility", "low": 0.4, "high": 3.0}],
         optimizer={"maxiter": 2, "popsize": 8, "tol": 0.0, "include_base": False},
         acceptance={"seeds": [1, 2, 3], "candidates": 20, "checks": checks},
     )
@@ -380,12 +393,14 @@ def test_acceptance_picks_the_best_fit_that_the_shipped_scenario_allows(tmp_path
     )
     fitted, acc = out["fitted"], out["fitted"]["acceptance"]
     assert acc["met"] and acc["default_seed"] == load_scenario(CAL / "tiny_week.yaml").seed
-    assert fitted["unconstrained_best"]["parameters"]["news.0.credibility"] > 2.0
-    chosen = out["res"].parameters["news.0.credibility"]
+    assert fitted["unconstrained_best"]["parameters"]["news.viral_cost_claim.credibility"] > 2.0
+    chosen = out["res"].parameters["news.viral_cost_claim.credibility"]
     assert chosen <= 2.0 + 1e-9
     # every better candidate was tried first and rejected; the chosen one is the best allowed
     rows = list(csv.DictReader((tmp_path / "out" / "evaluations.csv").open()))
-    allowed = [float(r["objective"]) for r in rows if float(r["news.0.credibility"]) <= 2.0]
+    allowed = [
+        float(r["objective"]) for r in rows if float(r["news.viral_cost_claim.credibility"]) <= 2.0
+    ]
     assert fitted["objective"] == pytest.approx(min(allowed))
     assert [t["accepted"] for t in acc["tried"]] == [False] * (len(acc["tried"]) - 1) + [True]
     assert all(t["objective"] <= fitted["objective"] for t in acc["tried"])
@@ -404,7 +419,7 @@ def test_acceptance_median_and_unmet_requirements_are_reported(tmp_path, monkeyp
     assert fitted["best_evaluation"] == fitted["unconstrained_best"]["evaluation"]
     t = acc["tried"][0]
     # median over seeds 1, 2, 3: the odd seeds are 0.5 higher
-    cred = t["parameters"]["news.0.credibility"]
+    cred = t["parameters"]["news.viral_cost_claim.credibility"]
     assert t["checks"][0]["value"] == pytest.approx(-10.0 * cred + 0.5)
     assert "NO candidate" in out["report"]
 

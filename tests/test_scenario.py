@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import PathDeprecation, ScenarioError, load_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 
@@ -60,6 +60,7 @@ def test_negative_shares_are_rejected(tmp_path):
 
 def test_unknown_ticker_in_an_event(tmp_path):
     ev = {
+        "id": "odd_news",
         "time": "2025-01-27T10:00:00",
         "idiosyncratic": {"NVDAX": -0.1},
         "credibility": 1.0,
@@ -73,7 +74,13 @@ def test_unknown_ticker_in_an_event(tmp_path):
 
 
 def test_unknown_factor_in_an_event(tmp_path):
-    ev = {"time": "2025-01-27T10:00:00", "signal": {"hype": 1}, "credibility": 1, "reach": 0.5}
+    ev = {
+        "id": "hype",
+        "time": "2025-01-27T10:00",
+        "signal": {"hype": 1},
+        "credibility": 1,
+        "reach": 0.5,
+    }
     p = _child(tmp_path, {"news_append": [ev]})
     with pytest.raises(ScenarioError, match=r"news\.\d+\.signal: unknown factor 'hype'"):
         load_scenario(p)
@@ -81,6 +88,7 @@ def test_unknown_factor_in_an_event(tmp_path):
 
 def test_event_outside_the_calendar(tmp_path):
     ev = {
+        "id": "late",
         "time": "2025-03-01T10:00:00",
         "signal": {"compute_demand": -1},
         "credibility": 1,
@@ -115,15 +123,35 @@ def test_unstable_adjustment_is_rejected(tmp_path):
 
 def test_extends_and_overrides():
     scn = load_scenario(
-        SCENARIOS / "cost_debunked.yaml", {"population.size": 2000, "news.2.credibility": 3}
+        SCENARIOS / "cost_debunked.yaml",
+        {"population.size": 2000, "news.viral_cost_claim.credibility": 3},
     )
     base = load_scenario(SCENARIOS / "deepseek_2025.yaml")
     assert scn.name == "cost_debunked" and len(scn.news) == len(base.news) + 1
+    assert scn.news[-1].id == "cost_refuted"
     assert scn.population.size == 2000 and scn.news[2].credibility == 3
     with pytest.raises(ScenarioError, match=r"population\.sise.*unknown field"):
         load_scenario(SCENARIOS / "deepseek_2025.yaml", {"population.sise": 5})
-    with pytest.raises(ScenarioError, match=r"news\.99: expected an index below"):
-        load_scenario(SCENARIOS / "deepseek_2025.yaml", {"news.99.credibility": 1})
+    with pytest.raises(
+        ScenarioError, match=r"news\.nothing: expected an id \(one of \['r1_release'"
+    ):
+        load_scenario(SCENARIOS / "deepseek_2025.yaml", {"news.nothing.credibility": 1})
+
+
+def test_news_by_position_still_works_with_a_deprecation_warning():
+    with pytest.warns(PathDeprecation, match=r"news\.2.*deprecated.*news\.viral_cost_claim"):
+        scn = load_scenario(SCENARIOS / "deepseek_2025.yaml", {"news.2.credibility": 3})
+    assert scn.news[2].id == "viral_cost_claim" and scn.news[2].credibility == 3
+
+
+def test_news_ids_are_required_and_unique(tmp_path):
+    raw = yaml.safe_load((SCENARIOS / "deepseek_2025.yaml").read_text())
+    raw["news"][1]["id"] = raw["news"][0]["id"]
+    with pytest.raises(ScenarioError, match=r"bad\.yaml: news: duplicate id\(s\) \['r1_release'\]"):
+        load_scenario(_write(tmp_path, yaml.safe_dump(raw)))
+    del raw["news"][1]["id"]
+    with pytest.raises(ScenarioError, match=r"bad\.yaml: news\.1\.id: Field required"):
+        load_scenario(_write(tmp_path, yaml.safe_dump(raw)))
 
 
 def test_cli_reports_bad_input_and_writes_nothing(tmp_path):
@@ -140,9 +168,10 @@ def test_cli_reports_bad_input_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-def test_readme_documents_every_field():
-    from sim.scenario.doc import field_paths
+def test_readme_field_reference_is_up_to_date():
+    from sim.scenario.doc import field_paths, markdown
 
     text = (SCENARIOS / "README.md").read_text()
     missing = [path for path, _ in field_paths() if f"`{path}`" not in text]
-    assert not missing, f"scenarios/README.md lacks: {missing} (run python -m sim.scenario.doc)"
+    assert not missing, f"scenarios/README.md lacks: {missing}"
+    assert markdown() in text, "run python -m sim.scenario.doc --write scenarios/README.md"

@@ -13,7 +13,7 @@ untargeted facts to report ("validation"), the parameters to fit and their bound
     validation:
       - {metric: "group_return:sp500_like", value: -1.46, tolerance: 1}
     parameters:
-      - {path: news.2.credibility, low: 0.2, high: 3.0, scale: log, apply_to: base}
+      - {path: news.viral_cost_claim.credibility, low: 0.2, high: 3.0, scale: log, apply_to: base}
       - {path: population.cohorts.fundamental.risk_aversion, low: 0.5, high: 6.0}
     replications: 5                 # common random numbers: the same 5 seeds everywhere
     holdout_replications: 4         # final check of the fit on 4 fresh seeds
@@ -228,7 +228,9 @@ class Target(_Strict):
 class CalibrationParameter(_Strict):
     """A parameter to fit: a dotted scenario path searched on ``[low, high]``."""
 
-    path: str = Field(min_length=1, description="dotted override path, e.g. news.2.credibility")
+    path: str = Field(
+        min_length=1, description="dotted override path, e.g. news.viral_cost_claim.credibility"
+    )
     low: float
     high: float
     scale: Literal["linear", "log"] = "linear"
@@ -489,10 +491,9 @@ def _check_metric(metric: str, statistic: str | None, scn: Any) -> str | None:
 
 
 def _dotted_get(data: Any, path: str) -> Any:
-    node = data
-    for part in path.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
+    from sim.scenario import get_path
+
+    return get_path(data, path)
 
 
 def _check_files(spec: CalibrationSpec) -> None:
@@ -935,7 +936,7 @@ def fitted_scenario_text(
     """YAML of a scenario that ``extends:`` the base and sets ``values`` (dotted paths).
 
     Paths through mappings become nested mappings (merged into the base by ``extends:``).
-    A path through a list (``news.2.credibility``) writes that whole list, changed, since a
+    A path through a list (``news.viral_cost_claim.credibility``) writes that whole list, changed, since a
     child's list replaces its parent's; the base's other entries are copied unchanged.
     """
     from sim.scenario import apply_overrides, load_raw

@@ -10,7 +10,7 @@ point, and which metrics to record::
     task: analysis.experiments.tasks:evaluate               # optional, pluggable unit of work
     parameters:
       - {path: population.cohorts.momentum.share, low: 0.0, high: 0.3, levels: 4}
-      - {path: news.2.credibility, values: [0.5, 1.0, 2.0, 3.0]}
+      - {path: news.viral_cost_claim.credibility, values: [0.5, 1.0, 2.0, 3.0]}
     design: grid                         # or {method: saltelli, n: 32, calc_second_order: false}
     replications: 2
     seed: 20250127

@@ -7,7 +7,9 @@ A scenario is a YAML file that fully describes one simulated market; see
 from __future__ import annotations
 
 from sim.scenario.loading import (
+    PathDeprecation,
     apply_overrides,
+    get_path,
     load_raw,
     load_scenario,
     parse_override,
@@ -52,7 +54,9 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "UniverseConfig",
+    "PathDeprecation",
     "apply_overrides",
+    "get_path",
     "load_raw",
     "load_scenario",
     "parse_override",

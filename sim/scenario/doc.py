@@ -1,12 +1,14 @@
 """Reference tables of every scenario field, generated from the schema.
 
-``python -m sim.scenario.doc`` prints Markdown tables (field, type, default, meaning) that are
-pasted into ``scenarios/README.md``; a test checks that the README names every field.
+``python -m sim.scenario.doc`` prints Markdown tables (field, type, default, meaning);
+``python -m sim.scenario.doc --write scenarios/README.md`` puts them into the README; a test checks that the README names every field.
 """
 
 from __future__ import annotations
 
+import types
 import typing
+from pathlib import Path
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -38,9 +40,18 @@ def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tup
 
 
 def _type_name(info) -> str:
-    t = info.annotation
-    s = getattr(t, "__name__", None) or str(t)
-    return s.replace("typing.", "").replace("datetime.", "")
+    """A short type name: no module paths, unions written with "or"."""
+
+    def name(t: typing.Any) -> str:
+        args = typing.get_args(t)
+        if typing.get_origin(t) in (typing.Union, types.UnionType):
+            return " or ".join(name(a) for a in args)
+        if isinstance(t, type) and not args:
+            return "None" if t is type(None) else t.__name__
+        s = getattr(t, "__name__", None) or str(t)
+        return s.replace("typing.", "").replace("datetime.", "")
+
+    return name(info.annotation)
 
 
 def markdown() -> str:
@@ -57,5 +68,21 @@ def markdown() -> str:
     return "\n".join(rows)
 
 
+def write_reference(readme: Path) -> None:
+    """Replace the field table under ``## Every field`` in ``readme`` with :func:`markdown`."""
+    text = readme.read_text(encoding="utf-8")
+    head, sep, rest = text.partition("| field | type | default | meaning |")
+    if not sep:
+        raise ValueError(f"{readme}: no field table to replace")
+    lines = rest.split("\n")
+    k = next((i for i, line in enumerate(lines[1:], 1) if not line.startswith("|")), len(lines))
+    readme.write_text(head + markdown() + "\n".join([""] + lines[k:]), encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(markdown())
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--write":
+        write_reference(Path(sys.argv[2]))
+    else:
+        print(markdown())

@@ -7,6 +7,7 @@ what is expected, before anything is written.
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,54 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+class PathDeprecation(FutureWarning):
+    """A dotted path uses an old form that still works (e.g. a news item by position)."""
+
+
+def _list_item(node: list[Any], part: str, key: str, where: str, origin: str) -> int:
+    """Index of the list item ``part`` names: an item's ``id`` or (deprecated) its position."""
+    ids = [item.get("id") if isinstance(item, dict) else None for item in node]
+    if part in ids:
+        return ids.index(part)
+    if part.isdigit() and int(part) < len(node):
+        if ids[int(part)] is not None:
+            parent = where.rpartition(".")[0]
+            warnings.warn(
+                f"{origin}: {key}: addressing a list item by position is deprecated; use its "
+                f"id: {parent}.{ids[int(part)]}",
+                PathDeprecation,
+                stacklevel=4,
+            )
+        return int(part)
+    known = [x for x in ids if x is not None]
+    expected = f"an id (one of {known})" if known else f"an index below {len(node)}"
+    raise ScenarioError(f"{origin}: override {key}: {where}: expected {expected}")
+
+
+def get_path(data: Any, key: str, origin: str = "<scenario>") -> Any:
+    """The value at dotted path ``key`` (list items by id, or by position); KeyError if absent."""
+    node = data
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            try:
+                node = node[_list_item(node, part, key, where, origin)]
+            except ScenarioError as exc:
+                raise KeyError(str(exc)) from None
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(f"{origin}: {key}: {where} does not exist")
+    return node
+
+
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Set dotted paths (``population.cohorts.momentum.share``, ``news.2.credibility``)."""
+    """Set dotted paths (``population.cohorts.momentum.share``, ``news.<id>.credibility``).
+
+    Items of a list of mappings with ids (the news) are addressed by id; by position still
+    works but warns (:class:`PathDeprecation`).
+    """
     out = copy.deepcopy(data)
     for key, value in overrides.items():
         parts = key.split(".")
@@ -97,14 +144,11 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], origin: str
             last = i == len(parts) - 1
             where = ".".join(parts[: i + 1])
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ScenarioError(
-                        f"{origin}: override {key}: {where}: expected an index below {len(node)}"
-                    )
+                k = _list_item(node, part, key, where, origin)
                 if last:
-                    node[int(part)] = value
+                    node[k] = value
                 else:
-                    node = node[int(part)]
+                    node = node[k]
             elif isinstance(node, dict):
                 if last:
                     node[part] = value
@@ -120,15 +164,16 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], origin: str
 def _format_validation(origin: str, exc: ValidationError, data: dict[str, Any]) -> str:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see scenarios/README.md)"
         got = err.get("input")
         got_txt = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
         if isinstance(got, dict | list):
             got_txt = ""
-        lines.append(f"{origin}: {loc}: {msg}{got_txt}")
+        # a cross-field check names its own fields at the start of its message
+        lines.append(f"{origin}: {loc}: {msg}{got_txt}" if loc else f"{origin}: {msg}")
     return "\n".join(lines)
 
 

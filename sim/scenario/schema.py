@@ -154,6 +154,11 @@ class UniverseConfig(_Strict):
 class NewsEvent(_Strict):
     """One news item: a noisy signal on the latent factors (and optionally on single firms)."""
 
+    id: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,47}$",
+        description="stable name of the item (lower case, digits, _), unique in the scenario; "
+        "--set, sweeps and calibrations address it as news.<id>.<field>",
+    )
     time: dt.datetime = Field(
         description="release time, YYYY-MM-DDTHH:MM:SS (exchange time), inside the calendar"
     )
@@ -392,6 +397,10 @@ class Scenario(_Strict):
                     )
         start = dt.datetime.combine(self.calendar.start, dt.time(0, 0))
         end = dt.datetime.combine(self.calendar.end, dt.time(23, 59, 59))
+        ids = [ev.id for ev in self.news]
+        dup = sorted({x for x in ids if ids.count(x) > 1})
+        if dup:
+            raise ValueError(f"news: duplicate id(s) {dup}: each news item needs its own id")
         for i, ev in enumerate(self.news):
             for f in ev.signal:
                 if f not in fnames:
