@@ -6,11 +6,9 @@ Mesa's ``DataCollector`` recorded into plain tables (:class:`~sim.tables.RunResu
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from sim.model import MoatshockModel
@@ -56,13 +54,3 @@ def run_scenario(
     if isinstance(scenario, Scenario) and overrides:
         scn = validate(apply_overrides(scenario.model_dump(mode="json"), overrides, "<overrides>"))
     return run_model(scn, seed=seed, progress=progress)[1]
-
-
-def shock_date(result: RunResult) -> dt.date:
-    """The scenario's shock date, or the session with the largest absolute index move."""
-    ref = result.scenario.reference.shock_date
-    if ref is not None:
-        return ref
-    d = result.daily
-    worst = d.groupby("date")["return_pct"].apply(lambda s: s.abs().mean()).idxmax()
-    return pd.Timestamp(worst).date()

@@ -11,12 +11,12 @@ import pytest
 
 from analysis.cli.validate import main
 from analysis.experiments.ensemble import replication_seeds
+from analysis.metrics import table_log_returns as daily_log_returns
 from analysis.validation import stylized
+from analysis.validation.stylized import STATISTICS
 from analysis.validation.validate import (
     CHECKS,
-    STATISTICS,
     check_statistic,
-    daily_log_returns,
     stylized_facts,
 )
 

@@ -70,7 +70,6 @@ import contextlib
 import copy
 import csv
 import dataclasses
-import datetime as dt
 import io
 import json
 import math
@@ -91,6 +90,8 @@ from tqdm.auto import tqdm
 
 from analysis.experiments.designs import format_validation_error, task_seeds
 from analysis.experiments.sweep import execute_task, make_executor
+from analysis.metrics import check_metric, compute_metric, daily_log_returns
+from analysis.validation.stylized import STATISTICS, statistic
 from sim.scenario import yaml_error_text
 
 __all__ = [
@@ -98,7 +99,6 @@ __all__ = [
     "Acceptance",
     "AcceptanceCheck",
     "FAILED_OBJECTIVE",
-    "STATISTICS",
     "CalibrationError",
     "CalibrationParameter",
     "CalibrationResult",
@@ -107,7 +107,6 @@ __all__ = [
     "Target",
     "check_output_dir",
     "contributions",
-    "daily_log_returns",
     "load_calibration",
     "objective",
     "parse_calibration",
@@ -129,32 +128,8 @@ OUTPUT_FILES = (
 )
 #: Objective given to an evaluation whose simulation failed (the optimiser then avoids it).
 FAILED_OBJECTIVE = 1e12
-#: Stylized statistics a target may name (keys of :func:`analysis.validation.stylized.summary`).
-STATISTICS = (
-    "daily_volatility",
-    "skewness",
-    "excess_kurtosis",
-    "hill_tail_index",
-    "acf_returns_lag1",
-    "acf_abs_returns_mean_1_20",
-    "acf_squared_returns_mean_1_20",
-    "leverage_mean_1_10",
-    "kurtosis_h5",
-    "kurtosis_h20",
-)
 RUN_TASK = "analysis.experiments.tasks:evaluate"
 STYLIZED_TASK = "analysis.calibration.engine:simulate_metrics"
-_TICKER_METRICS = (
-    "shock_return",
-    "rebound",
-    "return",
-    "dollar_change",
-    "dollar_loss",
-    "max_drawdown",
-    "volume_multiple",
-)
-_INDEX_METRICS = ("group_return", "group_rebound", "index_return")
-_DATED_METRICS = ("return", "index_return")
 _BASE = "base"
 
 
@@ -182,8 +157,10 @@ class Target(_Strict):
     tolerance: float = Field(gt=0, description="acceptable |sim - real|, metric's unit")
     weight: float = Field(1.0, ge=0, description="w_k in the objective (ignored in validation)")
     scale: float | None = Field(None, gt=0, description="s_k in the objective; default tolerance")
-    statistic: Literal[STATISTICS] | None = Field(  # type: ignore[valid-type]
-        None, description="stylized statistic of the daily log returns named by metric"
+    statistic: str | None = Field(
+        None,
+        description="stylized statistic (analysis.validation.stylized.STATISTICS) of the "
+        "daily log returns named by metric",
     )
     scenario: str | None = Field(None, description="other scenario file, relative to the spec")
     name: str | None = Field(None, description="column name in the outputs; default derived")
@@ -194,6 +171,10 @@ class Target(_Strict):
         if not math.isfinite(self.value):
             raise ValueError("value must be finite")
         kind, _, arg = self.metric.partition(":")
+        if self.statistic is not None and self.statistic not in STATISTICS:
+            raise ValueError(
+                f"statistic: unknown {self.statistic!r} (one of {', '.join(STATISTICS)})"
+            )
         if self.statistic is not None and kind != "daily_returns":
             raise ValueError(
                 f"metric: with a statistic, metric must be daily_returns:TICKER_OR_INDEX "
@@ -472,22 +453,9 @@ def _check_metric(metric: str, statistic: str | None, scn: Any) -> str | None:
         if arg not in tickers and arg not in indices:
             return f"{arg!r} is neither a ticker nor an index of {scn.name} ({tickers + indices})"
         return None
-    name, _, when = arg.partition("@")
-    if kind in _DATED_METRICS:
-        try:
-            day = dt.date.fromisoformat(when)
-        except ValueError:
-            return f"expected {kind}:NAME@YYYY-MM-DD, got {metric!r}"
-        if not scn.calendar.start <= day <= scn.calendar.end:
-            return f"{day} is outside the calendar of {scn.name}"
-    elif when:
-        return f"{kind} takes no @DATE (got {metric!r})"
-    if kind in _TICKER_METRICS:
-        return None if name in tickers else f"unknown ticker {name!r} (known: {tickers})"
-    if kind in _INDEX_METRICS:
-        return None if name in indices else f"unknown index {name!r} (known: {indices})"
-    known = ", ".join((*_TICKER_METRICS, *_INDEX_METRICS, "daily_returns"))
-    return f"unknown metric {kind!r} (known: {known})"
+    if kind == "daily_returns":
+        return "daily_returns needs a statistic"
+    return check_metric(metric, scn)
 
 
 def _dotted_get(data: Any, path: str) -> Any:
@@ -586,36 +554,6 @@ def objective(sim_means: Mapping[str, float], targets: Sequence[Target]) -> floa
 # ---------------------------------------------------------------------- task (in workers)
 
 
-def daily_log_returns(result: Any, name: str) -> np.ndarray:
-    """Daily close-to-close log returns of ticker or index ``name`` in a run (fraction/day).
-
-    The first session's return is against the starting price (index level 1.0).
-    """
-    from analysis.metrics import index_returns
-
-    if name in result.tickers:
-        d = result.daily[result.daily["ticker"] == name].sort_values("date")
-        pct = d["return_pct"].to_numpy(dtype=float)
-    else:
-        pct = index_returns(result)[name].to_numpy(dtype=float)
-    return np.log1p(pct / 100.0)
-
-
-def _statistic(stat: str, r: np.ndarray) -> float:
-    from analysis.validation import stylized
-
-    direct = {
-        "daily_volatility": lambda a: float(np.std(a, ddof=1)),
-        "skewness": stylized.skewness,
-        "excess_kurtosis": stylized.excess_kurtosis,
-        "hill_tail_index": stylized.hill_tail_index,
-        "acf_returns_lag1": lambda a: float(stylized.acf(a, 1)[0]),
-    }
-    if stat in direct:
-        return float(direct[stat](r))
-    return float(stylized.summary(r)[stat])
-
-
 def simulate_metrics(
     scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
 ) -> dict[str, float]:
@@ -623,7 +561,6 @@ def simulate_metrics(
 
     Used as the task for scenarios with stylized targets (one run gives every metric).
     """
-    from analysis.metrics import compute_metric
     from sim.simulate import run_scenario
 
     result = run_scenario(scenario, seed=seed, overrides=dict(overrides))
@@ -631,7 +568,7 @@ def simulate_metrics(
     for m in metrics:
         stat, paren, inner = m.partition("(")
         if paren and inner.endswith(")"):
-            out[m] = _statistic(stat, daily_log_returns(result, inner[:-1].partition(":")[2]))
+            out[m] = statistic(stat, daily_log_returns(result, inner[:-1].partition(":")[2]))
         else:
             out[m] = compute_metric(result, m)
     return out

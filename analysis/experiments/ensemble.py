@@ -129,8 +129,8 @@ def simulate_replication(scenario: Scenario, seed: int) -> dict[str, Any]:
     ``intraday`` reduced to timestamp, ticker, price (USD) and the metrics as
     ``{ticker: {summary key: value}}``.
     """
-    from analysis.metrics import index_returns
-    from sim.simulate import run_model, shock_date
+    from analysis.metrics import index_returns, shock_date
+    from sim.simulate import run_model
 
     _, res = run_model(scenario, seed=seed, progress=False)
     metrics = {

@@ -12,7 +12,8 @@ long lags) cancel when the two are compared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -20,6 +21,9 @@ import scipy.stats
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "STATISTICS",
+    "Statistic",
+    "statistic",
     "acf",
     "acf_abs_returns",
     "acf_returns",
@@ -215,38 +219,95 @@ def aggregational_gaussianity(
     return out
 
 
+@dataclass(frozen=True)
+class Statistic:
+    """One stylized statistic of a return series: ``compute(a)`` on a cleaned 1-D array.
+
+    ``compute`` raises ``ValueError`` when the series is too short for it.
+    """
+
+    name: str
+    unit: str
+    description: str
+    compute: Callable[[np.ndarray], float]
+
+
+#: Every stylized statistic, by name: calibration targets, validation reports and
+#: :func:`summary` look them up here.
+STATISTICS: dict[str, Statistic] = {
+    s.name: s
+    for s in (
+        Statistic("n_obs", "count", "number of returns", lambda a: float(a.size)),
+        Statistic(
+            "daily_volatility",
+            "fraction per step",
+            "std of log returns (ddof=1; per day for daily data)",
+            lambda a: float(a.std(ddof=1)),
+        ),
+        Statistic("skewness", "dimensionless", "skewness", skewness),
+        Statistic(
+            "excess_kurtosis", "dimensionless", "excess kurtosis (0 for a normal)", excess_kurtosis
+        ),
+        Statistic(
+            "hill_tail_index",
+            "dimensionless",
+            "Hill tail index of |r| at 5 % (lower = fatter)",
+            lambda a: hill_tail_index(a, 0.05),
+        ),
+        Statistic(
+            "acf_returns_lag1",
+            "correlation",
+            "ACF of returns at lag 1",
+            lambda a: float(acf(a, 1)[0]),
+        ),
+        Statistic(
+            "acf_abs_returns_mean_1_20",
+            "correlation",
+            "mean ACF of |r|, lags 1-20",
+            lambda a: volatility_clustering(a, range(1, 21)),
+        ),
+        Statistic(
+            "acf_squared_returns_mean_1_20",
+            "correlation",
+            "mean ACF of r^2, lags 1-20",
+            lambda a: float(acf_squared_returns(a, 20).mean()),
+        ),
+        Statistic(
+            "leverage_mean_1_10",
+            "correlation",
+            "mean corr(r_t, r_{t+k}^2), k = 1-10",
+            lambda a: float(leverage_effect(a, 10).mean()),
+        ),
+        Statistic(
+            "kurtosis_h5",
+            "dimensionless",
+            "excess kurtosis of non-overlapping 5-step sums",
+            lambda a: aggregational_gaussianity(a, (5,))[5],
+        ),
+        Statistic(
+            "kurtosis_h20",
+            "dimensionless",
+            "excess kurtosis of non-overlapping 20-step sums",
+            lambda a: aggregational_gaussianity(a, (20,))[20],
+        ),
+    )
+}
+
+
+def statistic(name: str, r: ArrayLike) -> float:
+    """Statistic ``name`` of :data:`STATISTICS` on returns ``r`` (NaN dropped)."""
+    if name not in STATISTICS:
+        raise ValueError(f"unknown statistic {name!r}; known: {', '.join(STATISTICS)}")
+    a = np.asarray(r, dtype=np.float64)
+    return float(STATISTICS[name].compute(a[~np.isnan(a)]))
+
+
 def summary(r: ArrayLike) -> dict[str, float]:
-    """The stylized-fact targets of a return series, as a flat dict of floats.
+    """Every statistic of :data:`STATISTICS` on ``r``, as a flat dict of floats.
 
-    Keys (all dimensionless unless stated):
-
-    * ``n_obs`` -- number of non-NaN returns used.
-    * ``daily_volatility`` -- sample standard deviation of ``r`` (ddof=1), in the units of ``r``
-      (log-return fraction per step; per day for daily data).
-    * ``skewness``, ``excess_kurtosis`` -- moment estimators.
-    * ``hill_tail_index`` -- Hill alpha of ``|r|`` at a 5 % tail fraction.
-    * ``acf_returns_lag1`` -- ACF of ``r`` at lag 1.
-    * ``acf_abs_returns_mean_1_20`` / ``acf_squared_returns_mean_1_20`` -- mean ACF of ``|r|`` /
-      ``r**2`` over lags 1-20.
-    * ``leverage_mean_1_10`` -- mean of :func:`leverage_effect` over lags 1-10.
-    * ``kurtosis_h5`` / ``kurtosis_h20`` -- excess kurtosis of non-overlapping 5- and 20-step
-      sums.
-
-    Needs at least 200 non-NaN observations.
+    Needs at least 200 non-NaN observations (fewer raise ``ValueError``); see each
+    :class:`Statistic`'s description for its meaning and unit.
     """
     a = _clean(r, _SUMMARY_MIN_OBS, "summary")
     _require_variation(a, "summary")
-    agg = aggregational_gaussianity(a, (5, 20))
-    return {
-        "n_obs": float(a.size),
-        "daily_volatility": float(a.std(ddof=1)),
-        "skewness": skewness(a),
-        "excess_kurtosis": excess_kurtosis(a),
-        "hill_tail_index": hill_tail_index(a, 0.05),
-        "acf_returns_lag1": float(acf(a, 1)[0]),
-        "acf_abs_returns_mean_1_20": volatility_clustering(a, range(1, 21)),
-        "acf_squared_returns_mean_1_20": float(acf_squared_returns(a, 20).mean()),
-        "leverage_mean_1_10": float(leverage_effect(a, 10).mean()),
-        "kurtosis_h5": agg[5],
-        "kurtosis_h20": agg[20],
-    }
+    return {name: float(s.compute(a)) for name, s in STATISTICS.items()}

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from analysis.metrics import table_log_returns
 from analysis.validation import stylized
+from analysis.validation.stylized import STATISTICS
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -43,52 +44,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKS",
     "MIN_RETURNS",
-    "STATISTICS",
     "ValidationError",
     "check_statistic",
-    "daily_log_returns",
     "stylized_facts",
     "validate",
 ]
 
 # fewer daily returns than this cannot say anything about lags 1-20
 MIN_RETURNS = 40
-
-# name -> (description, estimator on a cleaned 1-D array); the keys of stylized.summary()
-STATISTICS: dict[str, tuple[str, Callable[[np.ndarray], float]]] = {
-    "n_obs": ("number of daily returns", lambda a: float(a.size)),
-    "daily_volatility": (
-        "std of daily log returns (fraction per day)",
-        lambda a: float(a.std(ddof=1)),
-    ),
-    "skewness": ("skewness", stylized.skewness),
-    "excess_kurtosis": ("excess kurtosis (0 for a normal)", stylized.excess_kurtosis),
-    "hill_tail_index": (
-        "Hill tail index of |r| at 5 % (lower = fatter)",
-        lambda a: stylized.hill_tail_index(a, 0.05),
-    ),
-    "acf_returns_lag1": ("ACF of returns at lag 1", lambda a: float(stylized.acf(a, 1)[0])),
-    "acf_abs_returns_mean_1_20": (
-        "mean ACF of |r|, lags 1-20",
-        lambda a: stylized.volatility_clustering(a, range(1, 21)),
-    ),
-    "acf_squared_returns_mean_1_20": (
-        "mean ACF of r^2, lags 1-20",
-        lambda a: float(stylized.acf_squared_returns(a, 20).mean()),
-    ),
-    "leverage_mean_1_10": (
-        "mean corr(r_t, r_{t+k}^2), k = 1-10",
-        lambda a: float(stylized.leverage_effect(a, 10).mean()),
-    ),
-    "kurtosis_h5": (
-        "excess kurtosis of 5-day returns",
-        lambda a: stylized.aggregational_gaussianity(a, (5,))[5],
-    ),
-    "kurtosis_h20": (
-        "excess kurtosis of 20-day returns",
-        lambda a: stylized.aggregational_gaussianity(a, (20,))[20],
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -136,23 +99,13 @@ def stylized_facts(r: Any) -> dict[str, float | None]:
     a = np.asarray(r, dtype=float)
     a = a[~np.isnan(a)]
     out: dict[str, float | None] = {}
-    for name, (_, fn) in STATISTICS.items():
+    for name, stat in STATISTICS.items():
         try:
-            v = float(fn(a))
+            v = float(stat.compute(a))
         except ValueError:
             v = None
         out[name] = v if v is not None and math.isfinite(v) else None
     return out
-
-
-def daily_log_returns(daily: pd.DataFrame, ticker: str) -> np.ndarray:
-    """Daily log returns (fraction) of ``ticker`` from a run's ``daily`` table, in date order.
-
-    ``return_pct`` is the simple close-to-close return in percent (the first session against
-    the starting price), so the log return is ``log1p(return_pct / 100)``.
-    """
-    d = daily[daily["ticker"] == ticker].sort_values("date")
-    return np.log1p(d["return_pct"].to_numpy(dtype=float) / 100.0)
 
 
 def _simulate_returns(scenario: Scenario, seed: int) -> pd.DataFrame:
@@ -350,7 +303,7 @@ def render_report(result: dict[str, Any], plots: dict[str, str]) -> str:
         "|---|---|---|---|---|",
     ]
     for name, s in stats.items():
-        desc = STATISTICS[name][0]
+        desc = STATISTICS[name].description
         sim = (
             f"{_num(s['simulated_median'])} [{_num(s['simulated_min'])}, "
             f"{_num(s['simulated_max'])}]"
@@ -421,7 +374,7 @@ def validate(
         _simulate_returns, scenario, seeds, workers=workers, progress=progress,
         desc=f"validate {scenario.name}",
     )  # fmt: skip
-    sims = [daily_log_returns(d, tk) for d in dailies]
+    sims = [table_log_returns(d, tk) for d in dailies]
     for s, sd in zip(sims, seeds, strict=True):
         if not np.isfinite(s).all():
             raise ValidationError(f"{scenario.name} seed {sd}: non-finite {tk} prices")
