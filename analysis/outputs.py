@@ -1,13 +1,46 @@
-"""A run's folder: the model's tables (:func:`sim.io.write_tables`), its summary, its plots."""
+"""A run's folder, composed of registered outputs: the model's tables, the summary, the plots.
+
+Each output is a function ``write(result, out, summary) -> [paths]`` registered once with
+:func:`output`; :func:`write_run` (what ``run.py run`` calls) writes them all in registration
+order. A new output is one decorated function (``docs/extending.md``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analysis.metrics import headline
 from sim.io import write_json, write_tables
 from sim.tables import RunResult
+
+Writer = Callable[[RunResult, Path, dict[str, Any]], list[Path]]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One registered output of a run folder."""
+
+    name: str
+    description: str
+    write: Writer
+
+
+OUTPUTS: dict[str, Output] = {}
+
+
+def output(name: str, description: str) -> Callable[[Writer], Writer]:
+    """Decorator: register ``write(result, out, summary) -> [paths written]`` as an output."""
+
+    def deco(fn: Writer) -> Writer:
+        if name in OUTPUTS:
+            raise ValueError(f"output {name!r} is registered twice")
+        OUTPUTS[name] = Output(name, description, fn)
+        return fn
+
+    return deco
 
 
 def summary_dict(result: RunResult) -> dict[str, Any]:
@@ -23,13 +56,33 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
     }
 
 
-def write_run(result: RunResult, out: Path, plots: bool = True) -> dict[str, Any]:
-    """Write the run's tables, ``summary.json`` and (unless ``plots=False``) its plots."""
+@output("tables", "daily, intraday, flows, beliefs and events CSV (sim.io.write_tables)")
+def _tables(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
     write_tables(result, out)
-    summary = summary_dict(result)
-    write_json(summary, out / "summary.json")
-    if plots:
-        from analysis.plots.run import plot_run
+    return [out / f for f in ("daily.csv", "intraday.csv", "flows.csv", "beliefs.csv", "events.csv")]
 
-        plot_run(out)
+
+@output("summary", "summary.json: parameters as resolved, headline metrics, diagnostics")
+def _summary(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
+    write_json(summary, out / "summary.json")
+    return [out / "summary.json"]
+
+
+@output("plots", "plots/*.png drawn from the files above (analysis.plots.run)")
+def _plots(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
+    from analysis.plots.run import plot_run
+
+    return list(plot_run(out))
+
+
+def write_run(result: RunResult, out: Path, skip: Collection[str] = ()) -> dict[str, Any]:
+    """Write every registered output (except ``skip``) into ``out``; returns the summary."""
+    unknown = sorted(set(skip) - set(OUTPUTS))
+    if unknown:
+        raise ValueError(f"unknown output(s) {unknown}; known: {list(OUTPUTS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summary_dict(result)
+    for o in OUTPUTS.values():
+        if o.name not in skip:
+            o.write(result, out, summary)
     return summary
