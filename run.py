@@ -38,7 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # every command writes through temporary files or folders: nothing half-written stays
+        print(
+            f"\n{args.command}: interrupted; earlier results are left as they were", file=sys.stderr
+        )
+        return 130
 
 
 if __name__ == "__main__":

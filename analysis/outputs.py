@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.metrics import headline
+from analysis.metrics import MetricError, headline
 from sim.io import write_json, write_tables
 from sim.tables import RunResult
 
@@ -46,11 +46,17 @@ def output(name: str, description: str) -> Callable[[Writer], Writer]:
 def summary_dict(result: RunResult) -> dict[str, Any]:
     """Content of ``summary.json``: scenario, seed, resolved parameters, headline metrics."""
     scn = result.scenario
+    stopped = result.diagnostics.get("stopped")
+    try:
+        metrics = headline(result)
+    except MetricError as exc:  # a run stopped by the guard before the shock date
+        metrics = {"unavailable": str(exc)}
     return {
         "scenario": scn.name,
         "seed": result.seed,
+        "status": "complete" if stopped is None else "stopped by the run-time guard",
         "parameters": scn.model_dump(mode="json"),
-        "metrics": headline(result),
+        "metrics": metrics,
         "reference": scn.reference.model_dump(mode="json"),
         "diagnostics": result.diagnostics,
     }
@@ -59,7 +65,9 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
 @output("tables", "daily, intraday, flows, beliefs and events CSV (sim.io.write_tables)")
 def _tables(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
     write_tables(result, out)
-    return [out / f for f in ("daily.csv", "intraday.csv", "flows.csv", "beliefs.csv", "events.csv")]
+    return [
+        out / f for f in ("daily.csv", "intraday.csv", "flows.csv", "beliefs.csv", "events.csv")
+    ]
 
 
 @output("summary", "summary.json: parameters as resolved, headline metrics, diagnostics")

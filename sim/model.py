@@ -17,6 +17,7 @@ from sim.beliefs import Beliefs
 from sim.calendar import TICK_CLOSED, TICK_OPEN, build_ticks
 from sim.cohorts import Cohort, CohortType
 from sim.cohorts.market_maker import MarketMaker
+from sim.guard import Guard
 from sim.market import MarketState
 from sim.news import Diffusion, build_network, ordinary_news, scheduled_events
 from sim.scenario import Scenario, ScenarioError
@@ -140,6 +141,9 @@ class MoatshockModel(mesa.Model):
         self.mm: MarketMaker = makers[0]
         self._calibrate_anchor()
 
+        self.guard = Guard(
+            self.market.lp0, scenario.price_formation.max_log_move, self.ticks.steps_per_session
+        )
         self.tick = 0
         self.last_volume = np.zeros(u.n_assets)
         self.last_flows = {k: np.zeros(u.n_assets) for k in self.cohorts}
@@ -372,6 +376,7 @@ class MoatshockModel(mesa.Model):
             self.last_clearing = res
             self.at_limit_count += int(res.at_limit.sum())
             lp_new = res.lp
+            at_limit = res.at_limit
             for c in elastic:
                 c.prepare(lp_new)  # each member's exact demand at the clearing price
             if res.at_limit.any():
@@ -384,6 +389,7 @@ class MoatshockModel(mesa.Model):
             net = fixed + np.sum([c.delta.sum(axis=0) for c in elastic], axis=0)
             u = self.universe
             lp_new = m.lp + clearing.sqrt_impact(net, u.adv, u.daily_vol, pf.impact_y)
+            at_limit = np.zeros(u.n_assets, dtype=bool)
         for c in others:
             c.execute(lp_new)
         flow = np.sum([c.flow for c in others], axis=0)
@@ -394,4 +400,5 @@ class MoatshockModel(mesa.Model):
         )
         self.last_volume = np.sum([c.volume for c in cohorts], axis=0) / 2.0
         self.last_flows = {k: c.flow.copy() for k, c in self.cohorts.items()}
+        self.guard.check(self, lp_new, at_limit)
         m.record(lp_new, ewma_alpha=1.0 - 0.5 ** (1.0 / pf.volatility_halflife_steps))

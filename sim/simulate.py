@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from sim.guard import MarketBreakdown
 from sim.model import MoatshockModel
 from sim.scenario import Scenario, apply_overrides, load_scenario, validate
 from sim.tables import RunResult, collect_tables
@@ -19,15 +20,23 @@ from sim.tables import RunResult, collect_tables
 def run_model(
     scenario: Scenario, seed: int | None = None, progress: bool = False
 ) -> tuple[MoatshockModel, RunResult]:
-    """Run a validated scenario to the end; returns the model and its tables."""
+    """Run a validated scenario to the end; returns the model and its tables.
+
+    If the run-time guard stops the run, :class:`~sim.guard.MarketBreakdown` is raised with
+    the tables up to the stop in its ``result`` (``diagnostics["stopped"]`` says why).
+    """
     model = MoatshockModel(scenario, seed=seed)
     n_ticks = len(model.ticks)
+    stopped: MarketBreakdown | None = None
     with tqdm(
         total=n_ticks, disable=not progress, desc=scenario.name, unit="tick", leave=False
     ) as bar:
-        while model.running:
-            model.step()
-            bar.update(1)
+        try:
+            while model.running:
+                model.step()
+                bar.update(1)
+        except MarketBreakdown as exc:
+            stopped = exc
     tables = collect_tables(model)
     diag = {
         "ticks": n_ticks,
@@ -38,7 +47,12 @@ def run_model(
     }
     for c in model.cohorts.values():
         diag.update(c.diagnostics())
+    if stopped is not None:
+        diag["stopped"] = str(stopped)
     result = RunResult(scenario, model.run_seed, diagnostics=diag, **tables)
+    if stopped is not None:
+        stopped.result = result  # the tables up to the stop, for the caller to keep
+        raise stopped
     return model, result
 
 

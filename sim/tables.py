@@ -41,8 +41,10 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     df = model.datacollector.get_model_vars_dataframe()
     trading = df[df["trading"]]
     ts = pd.to_datetime(np.array(trading["timestamp"].tolist(), dtype="M8[m]"))
-    lp = np.stack(trading["log_price"].to_numpy())
-    vol = np.stack(trading["volume"].to_numpy())
+    n_a = u.n_assets
+    # (steps, assets); a run stopped at its first trade has no rows
+    lp = np.stack(trading["log_price"].to_numpy()) if len(trading) else np.zeros((0, n_a))
+    vol = np.stack(trading["volume"].to_numpy()) if len(trading) else np.zeros((0, n_a))
     n_steps, n_a = lp.shape
     intraday = pd.DataFrame(
         {
@@ -53,28 +55,35 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
         }
     )
     # daily bars from the intraday path; the open is the opening call auction
-    day = model.ticks.day[model.ticks.trading]
+    day = model.ticks.day[model.ticks.trading][:n_steps]
     s = model.ticks.steps_per_session
     n_days = n_steps // s
-    px = np.exp(lp).reshape(n_days, s, n_a)
-    close = px[:, -1]
+    px = np.exp(lp)
+    bars = _daily_bars(
+        px[: n_days * s].reshape(n_days, s, n_a), vol[: n_days * s].reshape(n_days, s, n_a)
+    )
+    if n_steps > n_days * s:  # a run stopped by the guard inside a session: its partial day
+        rest = _daily_bars(px[None, n_days * s :], vol[None, n_days * s :])
+        bars = {k: np.concatenate([v, rest[k]]) for k, v in bars.items()}
+        n_days += 1
+    close = bars["close"]
     prev = np.vstack([u.price0, close[:-1]])
     dates = [model.ticks.sessions[int(d)] for d in day[::s]]
     daily = pd.DataFrame(
         {
             "date": np.repeat(pd.to_datetime(dates), n_a),
             "ticker": np.tile(u.tickers, n_days),
-            "open": px[:, 0].ravel(),
-            "high": px.max(axis=1).ravel(),
-            "low": px.min(axis=1).ravel(),
+            "open": bars["open"].ravel(),
+            "high": bars["high"].ravel(),
+            "low": bars["low"].ravel(),
             "close": close.ravel(),
-            "volume": vol.reshape(n_days, s, n_a).sum(axis=1).ravel(),
+            "volume": bars["volume"].ravel(),
             "market_cap_usd": (close * u.shares).ravel(),
             "return_pct": (100.0 * (close / prev - 1.0)).ravel(),
         }
     )
     names = list(model.cohorts)
-    fl = np.stack([np.stack([f[k] for k in names]) for f in trading["flows"]])  # (T, C, A)
+    fl = np.array([np.stack([f[k] for k in names]) for f in trading["flows"]])  # (T, C, A)
     flows = pd.DataFrame(
         {
             "timestamp": np.repeat(ts, len(names) * n_a),
@@ -102,4 +111,15 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
         "flows": flows,
         "beliefs": beliefs,
         "events": events,
+    }
+
+
+def _daily_bars(px: np.ndarray, vol: np.ndarray) -> dict[str, np.ndarray]:
+    """Open, high, low, close (USD) and volume (shares) per day of ``(days, steps, assets)``."""
+    return {
+        "open": px[:, 0],
+        "high": px.max(axis=1),
+        "low": px.min(axis=1),
+        "close": px[:, -1],
+        "volume": vol.sum(axis=1),
     }

@@ -36,7 +36,7 @@ def test_shipped_scenarios_load():
     [
         ({"seeed": 3}, "seeed", "unknown field"),
         ({"population": {"size": "many"}}, "population.size", "integer"),
-        ({"beliefs": {"prior_precision": -1}}, "beliefs.prior_precision", "greater than 0"),
+        ({"beliefs": {"prior_precision": -1}}, "beliefs.prior_precision", "greater than or equal"),
         ({"network": {"degree": "eight"}}, "network.degree", "integer"),
     ],
 )
@@ -53,7 +53,8 @@ def test_negative_shares_are_rejected(tmp_path):
     raw["universe"]["assets"][0]["shares_outstanding"] = -5
     p = _write(tmp_path, yaml.safe_dump(raw))
     with pytest.raises(
-        ScenarioError, match=r"universe\.assets\.0\.shares_outstanding.*greater than 0"
+        ScenarioError,
+        match=r"universe\.assets\.0\.shares_outstanding.*greater than or equal to 1000",
     ):
         load_scenario(p)
 

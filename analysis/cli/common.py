@@ -8,6 +8,11 @@ from collections.abc import Callable, Sequence
 
 #: Exit status of a command whose input (file, option) was refused; nothing was written.
 EXIT_BAD_INPUT = 2
+#: Exit status of a run the run-time guard stopped (the market broke down); the partial
+#: results are written and marked as such.
+EXIT_BREAKDOWN = 3
+#: Exit status after Ctrl-C (128 + SIGINT); previous results are left intact.
+EXIT_INTERRUPTED = 130
 
 
 def bad_input(message: str) -> int:

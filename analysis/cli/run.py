@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from analysis.cli.common import EXIT_BREAKDOWN, bad_input
+from analysis.rundir import OutputError, check_target, default_out, results_folder
 from sim.scenario import ScenarioError, load_scenario, parse_override
 
 
@@ -94,30 +96,45 @@ def print_headline(summary: dict) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from analysis.outputs import write_run
+    from sim.guard import MarketBreakdown
+    from sim.io import write_json
     from sim.simulate import run_model
 
     try:
-        ov = overrides(args)
-        scn = load_scenario(args.scenario, ov)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = args.out or Path("results") / scn.name
-    if args.replications < 1:
-        print("error: --replications must be at least 1", file=sys.stderr)
-        return 2
+        if args.replications < 1:
+            raise OutputError("--replications must be at least 1")
+        scn = load_scenario(args.scenario, overrides(args))
+        out = args.out or default_out(scn.name)
+        check_target(out)  # before any simulation: a bad --out costs nothing
+    except (ScenarioError, OutputError) as exc:
+        return bad_input(str(exc))
     if args.replications > 1:
         from analysis.experiments.ensemble import run_ensemble
 
-        run_ensemble(scn, out, args.replications, seed=args.seed, progress=not args.no_progress)
+        with results_folder(out, "ensemble") as tmp:
+            run_ensemble(scn, tmp, args.replications, seed=args.seed, progress=not args.no_progress)
+        print(f"wrote {out}/")
         return 0
-    from analysis.outputs import write_run
-
     t0 = time.perf_counter()
-    _, result = run_model(scn, seed=args.seed, progress=not args.no_progress)
-    wall = time.perf_counter() - t0
-    result.diagnostics["wall_seconds"] = round(wall, 3)
-    summary = write_run(result, out)
+    stopped: MarketBreakdown | None = None
+    with results_folder(out, "run") as tmp:
+        try:
+            _, result = run_model(scn, seed=args.seed, progress=not args.no_progress)
+        except MarketBreakdown as exc:
+            stopped, result = exc, exc.result
+        except ScenarioError as exc:  # refused while building the model: nothing is written
+            return bad_input(str(exc))
+        wall = time.perf_counter() - t0
+        summary = write_run(result, tmp)
+        # timings differ from run to run: kept out of the files that are byte-identical
+        write_json(
+            {"wall_seconds": round(wall, 3), "investors": scn.population.size}, tmp / "timing.json"
+        )
+    if stopped is not None:
+        print(f"error: {stopped}", file=sys.stderr)
+        print(f"partial results up to the stop (summary.json status: stopped) in {out}/")
+        return EXIT_BREAKDOWN
     print_headline(summary)
     print(f"\nwrote {out}/ ({scn.population.size} investors, {wall:.1f} s)")
     return 0

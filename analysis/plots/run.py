@@ -212,7 +212,9 @@ def plot_run(run: str | Path) -> list[Path]:
         raise FileNotFoundError(f"{run}: not a run folder (missing {', '.join(missing)})")
     summary = json.loads((run / "summary.json").read_text())
     plot_price_paths(run, summary)
-    plot_wipeout(run, summary)
+    if "shock_date" in summary["metrics"]:  # a run stopped before its shock date has none
+        plot_wipeout(run, summary)
     plot_beliefs(run, summary)
-    plot_order_flow(run, summary)
+    if "shock_date" in summary["metrics"]:
+        plot_order_flow(run, summary)
     return sorted((run / "plots").glob("*.png"))

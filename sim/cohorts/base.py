@@ -29,9 +29,13 @@ if TYPE_CHECKING:
 class CohortConfig(StrictModel):
     """Fields every cohort type has: its weight in the head count and in total wealth."""
 
-    share: float = Field(ge=0, description="weight in the head count (normalised over cohorts)")
-    wealth_share: float = Field(ge=0, description="weight in total wealth (normalised)")
-    wealth_pareto_alpha: float = Field(1.5, gt=1, description="Pareto tail of wealth sizes")
+    share: float = Field(
+        ge=0, le=1e6, description="weight in the head count (normalised over cohorts)"
+    )
+    wealth_share: float = Field(ge=0, le=1e6, description="weight in total wealth (normalised)")
+    wealth_pareto_alpha: float = Field(
+        1.5, ge=1.05, le=100, description="Pareto tail of wealth sizes"
+    )
 
 
 class Cohort(mesa.Agent):
@@ -44,6 +48,9 @@ class Cohort(mesa.Agent):
     """
 
     kind: ClassVar[str] = "cohort"  # set by @register
+    #: configuration fields that amplify price moves, named when the run-time guard stops a
+    #: run (:mod:`sim.guard`)
+    amplifiers: ClassVar[tuple[str, ...]] = ()
     elastic: ClassVar[bool] = False
     market_maker: ClassVar[bool] = False
     crowded: ClassVar[bool] = False

@@ -27,17 +27,21 @@ class GapClosingConfig(CohortConfig):
 
 
 class FundamentalConfig(GapClosingConfig):
-    risk_aversion: float = Field(2.0, gt=0, description="gamma in x=(E logV - log p)/(gamma s2)")
-    horizon_days: float = Field(250.0, gt=0, description="sigma^2 is over this horizon")
+    risk_aversion: float = Field(
+        2.0, ge=0.01, le=1000, description="gamma in x=(E logV - log p)/(gamma s2)"
+    )
+    horizon_days: float = Field(250.0, ge=1, le=2520, description="sigma^2 is over this horizon")
     adjust_per_step: float = Field(
-        0.02, gt=0, le=1, description="kappa: share of the belief gap closed per step"
+        0.02, ge=1e-4, le=1, description="kappa: share of the belief gap closed per step"
     )
-    open_adjust: float = Field(0.6, gt=0, le=1, description="kappa at the opening auction")
+    open_adjust: float = Field(0.6, ge=1e-4, le=1, description="kappa at the opening auction")
     price_response_per_step: float = Field(
-        0.02, gt=0, le=1, description="kappa_p: share of a price-driven target change traded"
+        0.02, ge=1e-4, le=1, description="kappa_p: share of a price-driven target change traded"
     )
-    max_weight_multiple: float = Field(3.0, gt=1, description="position limit: k x benchmark")
-    reaction: float = Field(1.0, gt=0, description="over(>1)/under(<1)-reaction to news")
+    max_weight_multiple: float = Field(
+        3.0, ge=1.01, le=100, description="position limit: k x benchmark"
+    )
+    reaction: float = Field(1.0, ge=0.01, le=100, description="over(>1)/under(<1)-reaction to news")
 
 
 @register(
@@ -57,6 +61,8 @@ class Fundamental(Cohort):
     benchmark weight, with ``sigma_h^2`` the return variance over the investment horizon. Money
     leaving the AI names partly rotates into the rest of the market.
     """
+
+    amplifiers = ("risk_aversion", "price_response_per_step", "reaction")
 
     elastic = True
     leverage = 1.0

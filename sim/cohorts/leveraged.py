@@ -16,32 +16,42 @@ if TYPE_CHECKING:
 
 
 class LeveragedConfig(GapClosingConfig):
-    leverage: float = Field(3.0, ge=1, description="gross exposure / equity at target")
-    risk_aversion: float = Field(2.0, gt=0, description="gamma of the tilt (as for fundamental)")
-    horizon_days: float = Field(120.0, gt=0, description="horizon of sigma^2, trading days")
+    leverage: float = Field(3.0, ge=1, le=20, description="gross exposure / equity at target")
+    risk_aversion: float = Field(
+        2.0, ge=0.01, le=1000, description="gamma of the tilt (as for fundamental)"
+    )
+    horizon_days: float = Field(
+        120.0, ge=1, le=2520, description="horizon of sigma^2, trading days"
+    )
     adjust_per_step: float = Field(
-        0.02, gt=0, le=1, description="kappa: share of the belief gap closed per step"
+        0.02, ge=1e-4, le=1, description="kappa: share of the belief gap closed per step"
     )
-    open_adjust: float = Field(0.7, gt=0, le=1, description="kappa at the opening auction")
+    open_adjust: float = Field(0.7, ge=1e-4, le=1, description="kappa at the opening auction")
     price_response_per_step: float = Field(
-        0.02, gt=0, le=1, description="kappa_p: price response per step"
+        0.02, ge=1e-4, le=1, description="kappa_p: price response per step"
     )
-    maintenance_margin: float = Field(0.15, gt=0, lt=1, description="equity/gross floor")
-    initial_margin: float = Field(0.2, gt=0, lt=1, description="equity/gross restored")
+    maintenance_margin: float = Field(0.15, ge=0.01, lt=1, description="equity/gross floor")
+    initial_margin: float = Field(0.2, ge=0.01, lt=1, description="equity/gross restored")
     forced_sale_per_step: float = Field(
-        0.1, gt=0, le=1, description="share of a margin call's cut sold per step"
+        0.1, ge=1e-3, le=1, description="share of a margin call's cut sold per step"
     )
     var_sensitivity: float = Field(
-        0.5, ge=0, description="neutral book scaled by (vol/normal vol)^-this when vol is high"
+        0.5,
+        ge=0,
+        le=10,
+        description="neutral book scaled by (vol/normal vol)^-this when vol is high",
     )
     margin_vol_sensitivity: float = Field(
-        1.0, ge=0, description="margins scale with (vol/normal vol)^this, when vol is above normal"
+        1.0,
+        ge=0,
+        le=10,
+        description="margins scale with (vol/normal vol)^this, when vol is above normal",
     )
-    short_limit: float = Field(1.0, ge=0, description="max short, multiple of benchmark")
+    short_limit: float = Field(1.0, ge=0, le=10, description="max short, multiple of benchmark")
     crowding: float = Field(
-        1.0, ge=0, description="overweight of compute-exposed names in their neutral book"
+        1.0, ge=0, le=100, description="overweight of compute-exposed names in their neutral book"
     )
-    reaction: float = Field(1.0, gt=0, description="over(>1)/under(<1)-reaction to news")
+    reaction: float = Field(1.0, ge=0.01, le=100, description="over(>1)/under(<1)-reaction to news")
 
     @model_validator(mode="after")
     def _margins(self) -> LeveragedConfig:
@@ -69,6 +79,8 @@ class Leveraged(Fundamental):
     scaled by ``min(1, vol / vol_normal) ** -var_sensitivity``, so when volatility jumps the
     funds de-gross, and the more levered they are the more they sell.
     """
+
+    amplifiers = ("leverage", "crowding", "forced_sale_per_step", "margin_vol_sensitivity")
 
     crowded = True
 

@@ -11,10 +11,14 @@ from sim.cohorts.registry import register
 
 
 class MarketMakerConfig(CohortConfig):
-    depth: float = Field(1.0, gt=0, description="orders of ADV/steps moving price one step-vol")
-    inventory_limit_adv: float = Field(0.5, gt=0, description="max |inventory|, days of ADV")
+    depth: float = Field(
+        1.0, ge=1e-3, le=1e4, description="orders of ADV/steps moving price one step-vol"
+    )
+    inventory_limit_adv: float = Field(
+        0.5, ge=1e-3, le=100, description="max |inventory|, days of ADV"
+    )
     inventory_aversion: float = Field(0.05, ge=0, le=1, description="share shed per step")
-    vol_widening: float = Field(1.0, ge=0, description="depth ~ (vol0/vol)^widening")
+    vol_widening: float = Field(1.0, ge=0, le=10, description="depth ~ (vol0/vol)^widening")
 
 
 @register(
@@ -31,6 +35,8 @@ class MarketMaker(Cohort):
     volatility, scaled by ``(vol_normal / vol)^widening``. The market maker is also the
     residual counterparty of the auction, so the market always clears exactly.
     """
+
+    amplifiers = ("depth", "vol_widening", "inventory_limit_adv")
 
     market_maker = True
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
@@ -13,20 +13,29 @@ from sim.cohorts.registry import register
 
 
 class MomentumConfig(CohortConfig):
-    horizons_steps: list[int] = Field(
-        default_factory=lambda: [39, 78, 234, 390], min_length=1, description="look-backs, steps"
+    horizons_steps: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
+        default_factory=lambda: [39, 78, 234, 390],
+        min_length=1,
+        max_length=50,
+        description="look-backs, steps (each 1 to 100,000)",
     )
-    aggressiveness: float = Field(1.0, ge=0, description="max tilt, multiple of benchmark")
-    signal_scale: float = Field(0.05, gt=0, description="log-return that saturates the tilt")
+    aggressiveness: float = Field(1.0, ge=0, le=10, description="max tilt, multiple of benchmark")
+    signal_scale: float = Field(
+        0.05, ge=1e-4, le=10, description="log-return that saturates the tilt"
+    )
     adjust_per_step: float = Field(
-        0.01, gt=0, le=1, description="share of the gap to target traded per step"
+        0.01, ge=1e-4, le=1, description="share of the gap to target traded per step"
     )
-    switch_rate: float = Field(0.02, ge=0, description="Franke-Westerhoff base switching/step")
-    herding: float = Field(1.0, ge=0, description="alpha_n: pull of the active share")
+    switch_rate: float = Field(
+        0.02, ge=0, le=1, description="Franke-Westerhoff base switching/step"
+    )
+    herding: float = Field(1.0, ge=0, le=100, description="alpha_n: pull of the active share")
     volatility_attraction: float = Field(
-        2.0, ge=0, description="alpha_v: recent |returns| in units of normal vol attract"
+        2.0, ge=0, le=100, description="alpha_v: recent |returns| in units of normal vol attract"
     )
-    predisposition: float = Field(-0.5, description="alpha_0: <0 means mostly inactive")
+    predisposition: float = Field(
+        -0.5, ge=-100, le=100, description="alpha_0: <0 means mostly inactive"
+    )
 
 
 @register(
@@ -43,6 +52,8 @@ class Momentum(Cohort):
     ``A = alpha_0 + alpha_n (2 n_active - 1) + alpha_v (vol_ratio - 1)`` depends on population
     shares and observed volatility, so the herding survives any population size.
     """
+
+    amplifiers = ("aggressiveness", "signal_scale", "adjust_per_step", "herding")
 
     def __init__(self, model, rows, cfg, rng) -> None:
         super().__init__(model, rows, cfg, rng)

@@ -10,7 +10,9 @@ from sim.cohorts.registry import register
 
 
 class PassiveConfig(CohortConfig):
-    flow_volatility: float = Field(0.001, ge=0, description="daily std of flows, fraction AUM")
+    flow_volatility: float = Field(
+        0.001, ge=0, le=1, description="daily std of flows, fraction AUM"
+    )
 
 
 @register(
@@ -21,6 +23,8 @@ class PassiveConfig(CohortConfig):
 )
 class Passive(Cohort):
     """Index funds: hold their shares; trade only on fund flows, at the close."""
+
+    amplifiers = ("flow_volatility",)
 
     def __init__(self, model, rows, cfg, rng) -> None:
         super().__init__(model, rows, cfg, rng)

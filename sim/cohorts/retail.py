@@ -14,23 +14,28 @@ from sim.cohorts.registry import register
 
 class RetailConfig(CohortConfig):
     noise_volume_share: float = Field(
-        0.6, ge=0, description="noise trading as a fraction of normal volume"
+        0.6, ge=0, le=100, description="noise trading as a fraction of normal volume"
     )
     dip_buying: float = Field(
-        0.5, ge=0, description="fraction of wealth bought per unit log drop since prior close"
+        0.5,
+        ge=0,
+        le=100,
+        description="fraction of wealth bought per unit log drop since prior close",
     )
     sentiment_weight: float = Field(0.2, ge=0, le=1, description="mood part of noise orders")
     common_noise: float = Field(
         0.6, ge=0, le=1, description="market-wide liquidity-shock part of noise orders"
     )
-    herding: float = Field(0.6, ge=0, description="Kirman: switch hazard from neighbours")
-    autonomous_switch: float = Field(0.01, ge=0, description="Kirman epsilon per step")
-    return_feedback: float = Field(5.0, ge=0, description="pessimism from losses (per log-ret)")
+    herding: float = Field(0.6, ge=0, le=100, description="Kirman: switch hazard from neighbours")
+    autonomous_switch: float = Field(0.01, ge=0, le=1, description="Kirman epsilon per step")
+    return_feedback: float = Field(
+        5.0, ge=0, le=1000, description="pessimism from losses (per log-ret)"
+    )
     max_cash_use: float = Field(
-        0.5, gt=0, le=1, description="largest fraction of cash spent in one step"
+        0.5, ge=1e-3, le=1, description="largest fraction of cash spent in one step"
     )
     activity: float = Field(
-        0.1, gt=0, le=1, description="probability that a member trades in a given step"
+        0.1, ge=1e-3, le=1, description="probability that a member trades in a given step"
     )
 
 
@@ -51,6 +56,8 @@ class Retail(Cohort):
     shock per asset and step shared by all members (noise-trader risk, De Long et al. 1990): the
     idiosyncratic ``eps`` averages away in a large crowd, the shared part does not.
     """
+
+    amplifiers = ("noise_volume_share", "dip_buying", "common_noise")
 
     def __init__(self, model, rows, cfg, rng) -> None:
         super().__init__(model, rows, cfg, rng)

@@ -10,12 +10,12 @@ from sim.cohorts.registry import register
 
 
 class VolTargetConfig(CohortConfig):
-    target_volatility: float = Field(0.10, gt=0, description="annualised target")
-    max_leverage: float = Field(1.5, gt=0, description="cap on exposure / benchmark")
-    ewma_halflife_steps: float = Field(390.0, gt=0, description="their realised-vol memory")
-    adjust_per_day: float = Field(0.3, gt=0, le=1, description="share of the gap closed per day")
+    target_volatility: float = Field(0.10, ge=1e-3, le=5, description="annualised target")
+    max_leverage: float = Field(1.5, ge=0.01, le=20, description="cap on exposure / benchmark")
+    ewma_halflife_steps: float = Field(390.0, ge=1, le=1e6, description="their realised-vol memory")
+    adjust_per_day: float = Field(0.3, ge=1e-3, le=1, description="share of the gap closed per day")
     rebalance_steps: int = Field(
-        12, ge=1, description="they trade over this many last steps of each session"
+        12, ge=1, le=1000, description="they trade over this many last steps of each session"
     )
 
 
@@ -32,6 +32,8 @@ class VolTarget(Cohort):
     ``rebalance_steps`` steps of each session, move ``adjust_per_day`` of the way to
     ``w_b * min(L, s*/s_hat) / min(L, s*/s_normal)``.
     """
+
+    amplifiers = ("max_leverage", "adjust_per_day")
 
     def __init__(self, model, rows, cfg, rng) -> None:
         super().__init__(model, rows, cfg, rng)

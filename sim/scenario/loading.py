@@ -7,6 +7,7 @@ what is expected, before anything is written.
 from __future__ import annotations
 
 import copy
+import reprlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,86 @@ def yaml_error_text(err: yaml.YAMLError) -> str:
     return f"{where}: {problem}"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ScenarioError(f"{path}: file not found")
+#: Largest YAML file read (a scenario is a few kB; a price table does not belong here).
+MAX_YAML_BYTES = 2_000_000
+#: Most values a YAML file may expand to once its aliases (``*name``) are resolved: a few
+#: hundred bytes of nested aliases can otherwise stand for billions of values.
+MAX_YAML_VALUES = 200_000
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = 4
+_SHORT.maxlevel = 2
+
+
+def short(value: Any) -> str:
+    """A short excerpt of ``value`` for an error message (never the whole of a large value)."""
+    return _SHORT.repr(value)
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """Number of values ``data`` holds with shared (aliased) parts counted at every use.
+
+    Stops counting once past ``limit``; each distinct container is walked once.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(x: Any) -> int:
+        if not isinstance(x, dict | list):
+            return 1
+        if id(x) in sizes:
+            return sizes[id(x)]
+        items = list(x.keys()) + list(x.values()) if isinstance(x, dict) else x
+        n = 1
+        for item in items:
+            n += size(item)
+            if n > limit:
+                break
+        sizes[id(x)] = n
+        return n
+
+    return size(data)
+
+
+def read_yaml_file(path: Path, error: type[Exception] = ScenarioError) -> Any:
+    """Parse a YAML file safely: size, encoding, syntax, nesting and alias expansion checked.
+
+    Raises ``error`` with a one-line message naming the file (never the file's content).
+    """
     try:
-        data = yaml.safe_load(path.read_text())
+        if not path.exists():
+            raise error(f"{path}: file not found")
+        if not path.is_file():
+            raise error(f"{path}: not a file")
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise error(f"{path}: {size:,} bytes; a YAML file here is at most {MAX_YAML_BYTES:,}")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: malformed YAML{yaml_error_text(exc)}") from None
+        raise error(f"{path}: malformed YAML{yaml_error_text(exc)}") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to be a configuration file") from None
+    try:
+        n = _expanded_size(data, MAX_YAML_VALUES)
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to be a configuration file") from None
+    if n > MAX_YAML_VALUES:
+        raise error(
+            f"{path}: expands to more than {MAX_YAML_VALUES:,} values once its YAML aliases "
+            "(*name) are resolved; refusing it"
+        )
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = read_yaml_file(path)
     if data is None:
         raise ScenarioError(f"{path}: the file is empty; expected a mapping of scenario fields")
     if not isinstance(data, dict):
@@ -52,7 +126,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a scenario file and resolve ``extends:`` (paths relative to the file) recursively."""
-    path = Path(path).resolve()
+    try:
+        path = Path(path).resolve()
+    except OSError as exc:
+        raise ScenarioError(f"{short(str(path))}: not a usable path ({exc.strerror})") from None
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise ScenarioError(f"{path}: extends: circular inheritance ({chain})")
@@ -61,7 +138,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise ScenarioError(f"{path}: extends: expected a file path (string), got {parent!r}")
+        raise ScenarioError(f"{path}: extends: expected a file path (string), got {short(parent)}")
     base = load_raw(path.parent / parent, (*_seen, path))
     # A child's news list replaces the parent's unless it asks to append.
     extra_news = data.pop("news_append", None)
@@ -76,11 +153,11 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``key.path=value`` (value read as YAML, so numbers and lists work)."""
     if "=" not in text:
-        raise ScenarioError(f"--set {text!r}: expected key.path=value")
+        raise ScenarioError(f"--set {short(text)}: expected key.path=value")
     key, _, raw = text.partition("=")
     key = key.strip()
     if not key:
-        raise ScenarioError(f"--set {text!r}: empty key")
+        raise ScenarioError(f"--set {short(text)}: empty key")
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
@@ -169,7 +246,7 @@ def _format_validation(origin: str, exc: ValidationError, data: dict[str, Any]) 
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see scenarios/README.md)"
         got = err.get("input")
-        got_txt = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
+        got_txt = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {short(got)})"
         if isinstance(got, dict | list):
             got_txt = ""
         # a cross-field check names its own fields at the start of its message

@@ -18,13 +18,32 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, create_model, field_validator, model_validator
 
 from sim.cohorts import CohortConfig, CohortType, cohort_types
-from sim.fields import StrictModel
+from sim.fields import Characteristic, FactorUnits, Loading, LogValue, StrictModel
 
 FACTOR_NAMES_REQUIRED = ("compute_demand", "frontier_moat", "cost_of_intelligence")
+#: The longest calendar a scenario may span (ten years).
+MAX_CALENDAR_DAYS = 3660
 
 
 class ScenarioError(ValueError):
-    """A scenario file (or an override) is invalid; the message names file, field and fix."""
+    """A scenario file (or an override) is invalid; the message names file, field and fix.
+
+    Messages are capped (20 lines of 300 characters), so no value or file of any size is ever
+    echoed whole.
+    """
+
+    MAX_LINES = 20
+    MAX_LINE = 300
+
+    def __init__(self, message: str) -> None:
+        lines = str(message).splitlines() or [""]
+        kept = [
+            line if len(line) <= self.MAX_LINE else line[: self.MAX_LINE - 3] + "..."
+            for line in lines[: self.MAX_LINES]
+        ]
+        if len(lines) > self.MAX_LINES:
+            kept.append(f"... and {len(lines) - self.MAX_LINES} more problems")
+        super().__init__("\n".join(kept))
 
 
 _Strict = StrictModel
@@ -54,6 +73,11 @@ class CalendarConfig(_Strict):
     def _check(self) -> CalendarConfig:
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if (self.end - self.start).days > MAX_CALENDAR_DAYS:
+            raise ValueError(
+                f"end: {self.end} is more than {MAX_CALENDAR_DAYS} days after start "
+                f"({self.start}); split a longer study into several scenarios"
+            )
         open_min = self.session_open.hour * 60 + self.session_open.minute
         close_min = self.session_close.hour * 60 + self.session_close.minute
         if close_min <= open_min:
@@ -74,7 +98,9 @@ class FactorConfig(_Strict):
 
     name: str = Field(description="factor name used in exposures and news signals")
     description: str = Field("", description="free text")
-    consensus: float = Field(0.0, description="theta_k0: the consensus level priced in at start")
+    consensus: float = Field(
+        0.0, ge=-10, le=10, description="theta_k0: the consensus level priced in at start"
+    )
 
 
 class AssetConfig(_Strict):
@@ -84,11 +110,13 @@ class AssetConfig(_Strict):
     )
     name: str = Field("", description="company name")
     group: str = Field("other", description="e.g. chips, big_tech, rest")
-    price: float = Field(gt=0, description="starting price, USD per share")
-    shares_outstanding: float = Field(gt=0, description="shares")
-    adv_shares: float = Field(gt=0, description="average daily volume, shares/day")
-    daily_volatility: float = Field(gt=0, lt=1, description="std of daily log returns")
-    characteristics: dict[str, float] = Field(
+    price: float = Field(ge=0.01, le=1e6, description="starting price, USD per share")
+    shares_outstanding: float = Field(ge=1e3, le=1e13, description="shares")
+    adv_shares: float = Field(ge=1, le=1e12, description="average daily volume, shares/day")
+    daily_volatility: float = Field(
+        ge=1e-4, le=0.5, description="std of daily log returns (fraction per day)"
+    )
+    characteristics: dict[str, Characteristic] = Field(
         default_factory=dict,
         description="sourced company characteristics (fractions), name -> value; combined "
         "with universe.exposures into factor exposures",
@@ -117,7 +145,7 @@ class IndexConfig(_Strict):
 
 class UniverseConfig(_Strict):
     assets: list[AssetConfig] = Field(min_length=1, description="list of assets")
-    exposures: dict[str, dict[str, float]] = Field(
+    exposures: dict[str, dict[str, Loading]] = Field(
         default_factory=dict,
         description="factor -> {characteristic: loading}; b_ik = sum_c loading * char_ic",
     )
@@ -163,14 +191,16 @@ class NewsEvent(_Strict):
         description="release time, YYYY-MM-DDTHH:MM:SS (exchange time), inside the calendar"
     )
     label: str = Field("", description="text shown in outputs and plots")
-    signal: dict[str, float] = Field(default_factory=dict, description="factor -> signal")
-    idiosyncratic: dict[str, float] = Field(
+    signal: dict[str, FactorUnits] = Field(
+        default_factory=dict, description="factor -> signal, factor units in [-10, 10]"
+    )
+    idiosyncratic: dict[str, LogValue] = Field(
         default_factory=dict, description="ticker -> signal on that firm's own log value"
     )
-    credibility: float = Field(gt=0, description="precision of the signal (1/variance)")
-    reach: float = Field(gt=0, le=1, description="fraction told directly by media in ~a day")
+    credibility: float = Field(ge=1e-3, le=1000, description="precision of the signal (1/variance)")
+    reach: float = Field(ge=1e-4, le=1, description="fraction told directly by media in ~a day")
     media_half_life_hours: float = Field(
-        12.0, gt=0, description="half-life of media attention to the item, hours"
+        12.0, ge=0.01, le=720, description="half-life of media attention to the item, hours"
     )
     shock: bool = Field(True, description="marked on plots as part of the shock")
 
@@ -178,19 +208,27 @@ class NewsEvent(_Strict):
 class NewsFlowConfig(_Strict):
     """Ordinary background news: Poisson arrivals of small factor and firm-specific signals."""
 
-    rate_per_day: float = Field(0.0, ge=0, description="expected items per calendar day")
-    factor_scale: float = Field(0.05, ge=0, description="scale of factor signals")
-    idiosyncratic_scale: float = Field(0.02, ge=0, description="scale of firm signals, log value")
-    idiosyncratic_rate_per_day: float = Field(0.0, ge=0, description="firm items per asset-day")
-    tail_df: float = Field(3.0, gt=2, description="Student-t degrees of freedom of magnitudes")
-    credibility: float = Field(1.0, gt=0, description="precision of ordinary items")
-    reach: float = Field(0.3, gt=0, le=1, description="media reach of ordinary items (fraction)")
-    media_half_life_hours: float = Field(
-        6.0, gt=0, description="half-life of media attention, hours"
+    rate_per_day: float = Field(0.0, ge=0, le=1000, description="expected items per calendar day")
+    factor_scale: float = Field(0.05, ge=0, le=5, description="scale of factor signals")
+    idiosyncratic_scale: float = Field(
+        0.02, ge=0, le=1, description="scale of firm signals, log value"
     )
-    max_age_hours: float = Field(24.0, gt=0, description="an ordinary item stops spreading after")
+    idiosyncratic_rate_per_day: float = Field(
+        0.0, ge=0, le=100, description="firm items per asset-day"
+    )
+    tail_df: float = Field(
+        3.0, ge=2.1, le=1000, description="Student-t degrees of freedom of magnitudes"
+    )
+    credibility: float = Field(1.0, ge=1e-3, le=1000, description="precision of ordinary items")
+    reach: float = Field(0.3, ge=1e-4, le=1, description="media reach of ordinary items (fraction)")
+    media_half_life_hours: float = Field(
+        6.0, ge=0.01, le=720, description="half-life of media attention, hours"
+    )
+    max_age_hours: float = Field(
+        24.0, ge=0.1, le=8760, description="an ordinary item stops spreading after, hours"
+    )
     uncertainty_sd: float = Field(
-        0.0, ge=0, description="sd of the log size of news in daily regimes (0: no regimes)"
+        0.0, ge=0, le=3, description="sd of the log size of news in daily regimes (0: no regimes)"
     )
     uncertainty_persistence: float = Field(
         0.98, ge=0, lt=1, description="daily AR(1) persistence of the news-size regime"
@@ -198,8 +236,10 @@ class NewsFlowConfig(_Strict):
 
 
 class BeliefsConfig(_Strict):
-    prior_precision: float = Field(4.0, gt=0, description="tau_0 on each factor")
-    prior_dispersion: float = Field(0.15, ge=0, description="std of prior means across investors")
+    prior_precision: float = Field(4.0, ge=1e-3, le=1e4, description="tau_0 on each factor")
+    prior_dispersion: float = Field(
+        0.15, ge=0, le=5, description="std of prior means across investors"
+    )
     bull_share: float = Field(
         0.5,
         ge=0,
@@ -207,19 +247,21 @@ class BeliefsConfig(_Strict):
         description="fraction of investors with bullish priors on compute demand and moat",
     )
     bull_bear_gap: float = Field(
-        0.2, ge=0, description="bull prior mean minus bear prior mean, factor units"
+        0.2, ge=0, le=10, description="bull prior mean minus bear prior mean, factor units"
     )
     jevons_share: float = Field(
         0.15, ge=0, le=1, description="investors who read cheaper compute as more demand"
     )
-    jevons_elasticity: float = Field(0.6, ge=0, description="how strongly they flip the sign")
-    trust_mean: float = Field(1.0, gt=0, description="mean trust w in news")
-    trust_dispersion: float = Field(0.3, ge=0, description="lognormal sigma of trust")
+    jevons_elasticity: float = Field(
+        0.6, ge=0, le=10, description="how strongly they flip the sign"
+    )
+    trust_mean: float = Field(1.0, ge=1e-3, le=100, description="mean trust w in news")
+    trust_dispersion: float = Field(0.3, ge=0, le=3, description="lognormal sigma of trust")
     idiosyncratic_precision: float = Field(
-        2.0, gt=0, description="precision of firm-level beliefs (fixed; no accumulation)"
+        2.0, ge=1e-3, le=1e4, description="precision of firm-level beliefs (fixed; no accumulation)"
     )
     memory_half_life_days: float = Field(
-        20.0, gt=0, description="precision decays so that old certainty fades"
+        20.0, ge=0.01, le=3650, description="precision decays so that old certainty fades, days"
     )
 
 
@@ -229,11 +271,14 @@ class NetworkConfig(_Strict):
     degree: int = Field(
         8, ge=1, le=200, description="contacts per investor (fixed, so cost grows linearly with N)"
     )
-    q: float = Field(0.15, ge=0, description="peer hazard per hour at full informed share")
-    attention_dispersion: float = Field(0.5, ge=0, description="lognormal sigma of attention")
+    q: float = Field(0.15, ge=0, le=100, description="peer hazard per hour at full informed share")
+    attention_dispersion: float = Field(0.5, ge=0, le=3, description="lognormal sigma of attention")
     homophily: float = Field(0.5, ge=0, le=1, description="share of links within own cohort")
     max_event_age_hours: float = Field(
-        72.0, gt=0, description="an item stops spreading this long after its release"
+        72.0,
+        ge=0.1,
+        le=8760,
+        description="an item stops spreading this long after its release, hours",
     )
 
 
@@ -315,12 +360,19 @@ class PriceFormationConfig(_Strict):
         description="batch_auction (Walrasian clearing each step) or market_maker "
         "(square-root impact)",
     )
-    impact_y: float = Field(1.0, gt=0, description="Y in dp/p = Y sigma_d sqrt(Q/V_d)")
+    impact_y: float = Field(1.0, ge=1e-3, le=100, description="Y in dp/p = Y sigma_d sqrt(Q/V_d)")
     bins: int = Field(256, ge=16, le=8192, description="resolution of aggregated demand")
-    bracket: float = Field(0.7, gt=0, le=3, description="max |log move| per clearing")
-    tolerance: float = Field(1e-10, gt=0, description="root tolerance, log-price")
+    bracket: float = Field(0.7, ge=0.01, le=3, description="max |log move| per clearing")
+    tolerance: float = Field(1e-10, ge=1e-14, le=1e-3, description="root tolerance, log-price")
     volatility_halflife_steps: float = Field(
-        39.0, gt=0, description="memory of the realised volatility everyone observes"
+        39.0, ge=1, le=1e6, description="memory of the realised volatility everyone observes, steps"
+    )
+    max_log_move: float = Field(
+        3.0,
+        ge=0.05,
+        le=10,
+        description="run-time guard: a run stops if a price moves further than this (log) from "
+        "its start (3 = a factor of 20)",
     )
 
 
@@ -341,8 +393,9 @@ class ReferenceConfig(_Strict):
 
 class Scenario(_Strict):
     name: str = Field(
-        pattern=r"^[A-Za-z0-9_.\-]+$",
-        description="scenario name; names the default output folder results/<name>/",
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$",
+        description="scenario name (letters, digits, _ . -; not starting with a dot); names "
+        "the default output folder results/<name>/",
     )
     description: str = Field("", description="free text")
     seed: int = Field(0, ge=0, description="default integer seed of a run (--seed overrides)")
