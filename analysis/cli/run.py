@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
 
+from analysis.cli.common import BadInput, add_executor_options, bad_input, open_pool
 from sim.scenario import ScenarioError, load_scenario, parse_override
 
 
@@ -40,8 +42,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--replications",
         type=int,
         default=1,
-        help="run N seeds and draw fan charts (median, 5-95%% band) with the real path",
+        help="run N seeds and draw fan charts (median, 5-95%% band) with the real path; "
+        "the runs go to --workers / --cluster / --scheduler",
     )
+    add_executor_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
 
@@ -107,9 +111,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("error: --replications must be at least 1", file=sys.stderr)
         return 2
     if args.replications > 1:
-        from analysis.experiments.ensemble import run_ensemble
+        from analysis.experiments.ensemble import PRELOAD, run_ensemble
+        from analysis.experiments.runner import RunnerError
 
-        run_ensemble(scn, out, args.replications, seed=args.seed, progress=not args.no_progress)
+        try:
+            with contextlib.ExitStack() as stack:
+                pool = open_pool(stack, args, preload=PRELOAD, workers=args.replications)
+                run_ensemble(
+                    scn,
+                    out,
+                    args.replications,
+                    seed=args.seed,
+                    progress=not args.no_progress,
+                    executor=pool,
+                )
+        except BadInput as exc:
+            return bad_input(str(exc))
+        except RunnerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     from analysis.outputs import write_run
 
