@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from analysis.experiments.spec import StrictModel
+from analysis.experiments.specfile import StrictModel
 
 if TYPE_CHECKING:
     from analysis.calibration.evaluations import Evaluator

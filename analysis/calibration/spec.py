@@ -44,7 +44,8 @@ from pydantic import Field, model_validator
 
 from analysis.calibration.acceptance import Acceptance
 from analysis.experiments.protocol import resolve_task, task_seeds
-from analysis.experiments.spec import SpecFile, StrictModel, read_yaml, validate_spec
+from analysis.experiments.spec import validate_spec
+from analysis.experiments.specfile import SpecFile, StrictModel, read_yaml
 from analysis.metrics import check_metric
 from analysis.validation.stylized import STATISTICS
 from sim.scenario import get_path
