@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -114,7 +115,7 @@ def run_replications(
 
     with contextlib.ExitStack() as stack:
         if executor is None:
-            n = min(workers or len(arguments), len(arguments))
+            n = min(workers or os.cpu_count() or 1, len(arguments))
             executor = stack.enter_context(make_executor(workers=n, preload=preload))
         bar = stack.enter_context(
             tqdm(total=len(arguments), disable=not progress, desc=desc, unit="run")

@@ -349,23 +349,28 @@ class _Runner:
                 self.bar.set_postfix(failed=self.n_failed, refresh=False)
 
     def _fill(self) -> bool:
-        """Submit as much as the window allows; False if the pool is broken."""
-        while True:
-            if self.quarantine:
-                if self.inflight:
-                    return True
-                queue = self.quarantine
-            elif self.todo and len(self.inflight) < self.window:
-                queue = self.todo
-            else:
-                return True
-            task = queue[0]
-            try:
-                fut = self.pool.submit(call, task.fn, *task.args)
-            except BrokenExecutor:
+        """Submit as much as the window allows; False if the pool is broken.
+
+        A quarantined task runs alone: nothing else in flight and nothing submitted with it
+        (not even the next tasks once the quarantine is empty), so that a death while it runs
+        is its own and an innocent task is charged at most one attempt.
+        """
+        if self.quarantine:
+            return bool(self.inflight) or self._submit(self.quarantine)
+        while self.todo and len(self.inflight) < self.window:
+            if not self._submit(self.todo):
                 return False
-            queue.popleft()
-            self.inflight[fut] = task
+        return True
+
+    def _submit(self, queue: deque[Task]) -> bool:
+        task = queue[0]
+        try:
+            fut = self.pool.submit(call, task.fn, *task.args)
+        except BrokenExecutor:
+            return False
+        queue.popleft()
+        self.inflight[fut] = task
+        return True
 
     def _collect(self, fut: Future[Any]) -> bool:
         """Hand out one finished future's outcome; True if it reports a broken pool."""
