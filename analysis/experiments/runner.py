@@ -22,7 +22,7 @@ with workers that die:
 
 Pools (:func:`make_executor`): a local ``ProcessPoolExecutor`` started with ``forkserver``, or
 a Dask ``Client`` used through its public API (``Client.submit``, ``Future.add_done_callback``,
-``Client.nthreads``); any other ``concurrent.futures.Executor`` (e.g. a thread pool for cheap
+``Future.result``, ``Client.nthreads``); any other ``concurrent.futures.Executor`` (e.g. a thread pool for cheap
 tasks) is accepted as is.
 """
 
@@ -43,6 +43,7 @@ from concurrent.futures import (
     Future,
     InvalidStateError,
     ProcessPoolExecutor,
+    ThreadPoolExecutor,
     wait,
 )
 from dataclasses import dataclass
@@ -158,16 +159,17 @@ class DaskPool(Pool):
     """A ``dask.distributed.Client``: ``submit(pure=False)``, each future relayed to the runner.
 
     ``pure=False``: tasks with equal arguments must each run rather than share one key. The
-    relay is a ``concurrent.futures.Future`` resolved by the Dask future's done-callback (the
-    callback only signals; the result is fetched by :meth:`result` in the runner's thread, so
-    a result lost with its worker and recomputed, or failed with ``KilledWorker``, is waited
-    for there).
+    relay is a ``concurrent.futures.Future``: when the Dask future is done (its done-callback),
+    a small thread pool fetches its result (``Future.result``, so that several fetches overlap)
+    and resolves the relay with the value or the exception, ``KilledWorker`` included; a result
+    lost with its worker is waited for there while it is recomputed.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, fetchers: int = 4) -> None:
         super().__init__(None)
         self.client = client
         self._remote: dict[Future[Any], Any] = {}
+        self._fetch = ThreadPoolExecutor(fetchers, thread_name_prefix="dask-relay")
 
     def capacity(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
@@ -176,22 +178,39 @@ class DaskPool(Pool):
         remote = self.client.submit(fn, *args, pure=False)
         relay: Future[Any] = Future()
         self._remote[relay] = remote
-
-        def signal(_: Any) -> None:
-            with contextlib.suppress(InvalidStateError):  # the relay was cancelled
-                relay.set_result(None)
-
-        remote.add_done_callback(signal)
+        remote.add_done_callback(lambda r: self._fetch_later(r, relay))
         return relay
 
+    def _fetch_later(self, remote: Any, relay: Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # closed: nobody waits for the relay any more
+            self._fetch.submit(_relay, remote, relay)
+
     def result(self, fut: Future[Any]) -> Any:
-        return self._remote.pop(fut).result()
+        self._remote.pop(fut, None)
+        return fut.result()
 
     def cancel(self, fut: Future[Any]) -> None:
         fut.cancel()
         remote = self._remote.pop(fut, None)
         if remote is not None:
             remote.cancel()
+
+    def close(self) -> None:
+        self._fetch.shutdown(wait=False, cancel_futures=True)
+
+
+def _relay(remote: Any, relay: Future[Any]) -> None:
+    """Resolve ``relay`` with the outcome of the finished Dask future ``remote``."""
+    if relay.done():  # cancelled by the runner
+        return
+    try:
+        value = remote.result()
+    except BaseException as exc:  # relay everything: task errors, KilledWorker, cancellation
+        with contextlib.suppress(InvalidStateError):
+            relay.set_exception(exc)
+    else:
+        with contextlib.suppress(InvalidStateError):
+            relay.set_result(value)
 
 
 def as_pool(executor: Pool | Executor) -> Pool:
@@ -273,7 +292,9 @@ def make_executor(
         else:
             client = Client(scheduler)
         stack.callback(client.close)
-        yield DaskPool(client)
+        pool = DaskPool(client)
+        stack.callback(pool.close)
+        yield pool
 
 
 # ---------------------------------------------------------------------------------- runner
