@@ -2,9 +2,10 @@
 
 A metric is named ``NAME:ARGUMENT`` (``shock_return:NVDA``, ``group_return:chips``,
 ``return:NVDA@2025-01-28``); sweeps, calibrations, ensembles and the run summary all compute
-metrics through :func:`compute_metric`, and check names against a scenario through
-:func:`check_metric` before any simulation starts. ``python -m analysis.metrics`` prints the
-table of every registered metric. A new metric is one decorated function here
+metrics through :func:`compute_metric`, and calibrations check names against a scenario
+through :func:`check_metric` before any simulation starts. ``python -m analysis.metrics`` prints the
+table of every registered metric and of every stylized statistic
+(:data:`analysis.validation.stylized.STATISTICS`). A new metric is one decorated function here
 (``docs/extending.md``).
 """
 
@@ -304,4 +305,9 @@ def headline(result: RunResult) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    from analysis.validation import stylized
+
+    print("Run metrics (NAME:ARGUMENT):\n")
     print(reference_table())
+    print("\nStylized statistics of daily log returns (calibration targets with a statistic):\n")
+    print(stylized.reference_table())

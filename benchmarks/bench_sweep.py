@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.experiments.sweep import make_executor, run_sweep
+from analysis.experiments.runner import make_executor
+from analysis.experiments.sweep import run_sweep
 
 
 def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> Path:

@@ -26,3 +26,13 @@ def small_run(scenario: str, seed: int = 1, **overrides):
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def dask_pool():
+    """One real Dask LocalCluster (2 single-threaded worker processes, 2 retries) for the
+    session: sweeps and ensembles run on it next to the local pool."""
+    from analysis.experiments.runner import make_executor
+
+    with make_executor(workers=2, cluster="local", retries=2) as pool:
+        yield pool

@@ -20,20 +20,18 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis.calibration.engine import (
-    FAILED_OBJECTIVE,
+from analysis.calibration.objective import FAILED_OBJECTIVE, contributions, objective
+from analysis.calibration.report import fitted_scenario_text
+from analysis.calibration.run import run_calibration
+from analysis.calibration.spec import (
     CalibrationError,
     Target,
-    contributions,
-    fitted_scenario_text,
     load_calibration,
-    objective,
     parse_calibration,
-    run_calibration,
-    simulate_metrics,
 )
 from analysis.cli.calibrate import main as cli_main
-from analysis.experiments.designs import task_seeds
+from analysis.experiments.protocol import task_seeds
+from analysis.experiments.tasks import simulate_metrics
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,20 +181,21 @@ def test_override_that_replaces_a_fitted_list_is_refused() -> None:
 
 
 def test_scenarios_are_frozen_and_later_edits_detected(tmp_path: Path) -> None:
-    from analysis.calibration.engine import _changed_scenarios, _freeze, _plans
+    from analysis.calibration.objective import plans as calibration_plans
+    from analysis.calibration.run import changed_scenarios, freeze
 
     scn = tmp_path / "mine.yaml"
     scn.write_text(f"extends: {CAL / 'tiny_week.yaml'}\nname: mine\n")
     spec = load_calibration(_write_spec(tmp_path, _spec_dict()))
     spec = spec.model_copy(update={"base": str(scn)})
-    plans = _plans(spec)
-    frozen = _freeze(spec, plans)
-    name, raw = frozen["base"]
+    plans = calibration_plans(spec)
+    frozen = freeze(plans)
+    name, raw = plans[0].name, frozen["base"]
     assert name == "scenarios/mine.yaml"
     assert "extends" not in raw and raw["calendar"]["step_minutes"] == 30  # resolved
-    assert _changed_scenarios(plans, frozen) == []
+    assert changed_scenarios(plans, frozen) == []
     scn.write_text(scn.read_text() + "network: {q: 0.5}\n")
-    assert _changed_scenarios(plans, frozen) == [str(scn.resolve())]
+    assert changed_scenarios(plans, frozen) == [str(scn.resolve())]
 
 
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
@@ -356,20 +355,15 @@ def test_cli_calibrates_on_dask_with_stylized_validation(tmp_path: Path, capsys)
 # ------------------------------------------------------------ acceptance (no simulation)
 
 
-def _fake_task(task: str, scenario: str, overrides: dict, seed: int, metrics: list) -> dict:
-    """Stand-in for a run: NVDA falls 10 % per unit of credibility, a little less at odd seeds."""
-    cred = float(overrides.get("news.viral_cost_claim.credibility", 0.6))
-    value = -10.0 * cred + (0.5 if seed % 2 else 0.0)
-    return {"values": {m: value for m in metrics}, "wall_s": 0.0, "error": ""}
+# Stand-in for a run: NVDA falls 10 % per unit of credibility, a little less at odd seeds.
+FAKE_TASK = "analysis.experiments.testfuncs:linear_credibility_task"
 
 
-def _acceptance_run(tmp_path: Path, monkeypatch, checks: list[dict]) -> dict[str, Any]:
+def _acceptance_run(tmp_path: Path, checks: list[dict]) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    import analysis.calibration.engine as cal
-
-    monkeypatch.setattr(cal, "execute_task", _fake_task)
     data = _spec_dict(
+        task=FAKE_TASK,
         targets=[{"metric": "shock_return:NVDA", "value": -30.0, "tolerance": 1.0}],
         validation=[],
         parameters=[{"path": "news.viral_cost_claim.credibility", "low": 0.4, "high": 3.0}],
@@ -383,12 +377,11 @@ def _acceptance_run(tmp_path: Path, monkeypatch, checks: list[dict]) -> dict[str
     return {"res": res, "fitted": fitted, "report": (tmp_path / "out" / "report.md").read_text()}
 
 
-def test_acceptance_picks_the_best_fit_that_the_shipped_scenario_allows(tmp_path, monkeypatch):
+def test_acceptance_picks_the_best_fit_that_the_shipped_scenario_allows(tmp_path):
     # The target wants credibility 3 (NVDA -30 %); the requirement allows at most a 20 % fall
     # at the default seed, i.e. credibility <= 2.
     out = _acceptance_run(
         tmp_path,
-        monkeypatch,
         [{"metric": "shock_return:NVDA", "min": -20.0, "over": "default_seed"}],
     )
     fitted, acc = out["fitted"], out["fitted"]["acceptance"]
@@ -408,10 +401,9 @@ def test_acceptance_picks_the_best_fit_that_the_shipped_scenario_allows(tmp_path
     assert yaml.safe_load((tmp_path / "out" / "fitted_scenario.yaml").read_text())
 
 
-def test_acceptance_median_and_unmet_requirements_are_reported(tmp_path, monkeypatch):
+def test_acceptance_median_and_unmet_requirements_are_reported(tmp_path):
     out = _acceptance_run(
         tmp_path,
-        monkeypatch,
         [{"metric": "shock_return:NVDA", "max": -40.0, "over": "seeds_median"}],  # never: cred <= 3
     )
     fitted, acc = out["fitted"], out["fitted"]["acceptance"]

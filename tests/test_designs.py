@@ -13,8 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.experiments.designs import SpecError, build_design, load_spec, parse_spec, task_seeds
+from analysis.experiments.designs import build_design
+from analysis.experiments.protocol import task_seeds
 from analysis.experiments.sensitivity import morris_indices, screening_indices, sobol_indices
+from analysis.experiments.spec import SpecError, load_spec, parse_spec
 
 PI = math.pi
 
@@ -349,3 +351,19 @@ def test_mapped_values_stay_in_range(
     assert (x >= low - 1e-9 * abs(low)).all() and (x <= high + 1e-9 * abs(high)).all()
     if integer:
         assert x.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("sim.api:evaluate", "evaluate"),
+        ("analysis.calibration:simulate_metrics", "simulate_metrics"),
+        ("analysis.calibration.engine:simulate_metrics", "simulate_metrics"),
+    ],
+)
+def test_renamed_task_names_still_resolve_with_a_warning(old: str, new: str) -> None:
+    from analysis.experiments import tasks
+    from analysis.experiments.protocol import resolve_task
+
+    with pytest.warns(DeprecationWarning, match="was renamed"):
+        assert resolve_task(old) is getattr(tasks, new)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -69,24 +70,48 @@ def test_ensemble_writes_fans_and_a_summary_whose_band_holds_the_median(
     assert "NVDA" in table and "5-95% band" in table and "real close in band" in table
 
 
-def test_same_seeds_give_identical_ensemble_daily_in_process_and_in_workers(
-    tmp_path: Path,
-) -> None:
-    """The CLI (in-process) and a 2-worker pool write byte-identical tables."""
+@pytest.fixture(scope="module")
+def calm_cli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``run.py run calm_2024 --replications 2`` (four tiny sessions) on the local pool."""
     import run as run_py
 
+    out = tmp_path_factory.mktemp("ens") / "a"
     argv = ["run", str(CALM), "--replications", "2", "--seed", "11", "--no-progress"]
-    argv += ["--out", str(tmp_path / "a")]
+    argv += ["--out", str(out), "--workers", "2"]
     for k, v in TINY_CALM.items():
         argv += ["--set", f"{k}={json.dumps(v)}"]
     assert run_py.main(argv) == 0
+    return out
 
+
+def test_same_seeds_give_identical_ensemble_daily_in_process_and_in_workers(
+    tmp_path: Path, calm_cli: Path
+) -> None:
+    """The CLI (2 worker processes) and in-process runs write byte-identical tables."""
     scn = load_scenario(CALM, TINY_CALM)
-    run_ensemble(scn, tmp_path / "b", 2, seed=11, progress=False, workers=2)
-    a = (tmp_path / "a" / "ensemble_daily.csv").read_bytes()
+    with ThreadPoolExecutor(1) as in_process:
+        run_ensemble(
+            scn, tmp_path / "b", 2, seed=11, progress=False, executor=in_process, plots=False
+        )
+    a = (calm_cli / "ensemble_daily.csv").read_bytes()
     b = (tmp_path / "b" / "ensemble_daily.csv").read_bytes()
     assert a == b
-    assert len(pd.read_csv(tmp_path / "a" / "ensemble_daily.csv")) == 2 * 4 * len(scn.tickers)
-    sa = json.loads((tmp_path / "a" / "ensemble_summary.json").read_text())
+    assert len(pd.read_csv(calm_cli / "ensemble_daily.csv")) == 2 * 4 * len(scn.tickers)
+    sa = json.loads((calm_cli / "ensemble_summary.json").read_text())
     assert sa["seeds"] == replication_seeds(11, 2)
     assert sa["shock_date"] is None
+    # each replication's tables were written by its task
+    for i in range(2):
+        daily = pd.read_parquet(calm_cli / "replications" / f"{i:03d}" / "daily.parquet")
+        assert (daily["ticker"].unique() == scn.tickers).all()
+
+
+def test_ensembles_are_identical_on_the_local_pool_and_on_a_dask_cluster(
+    tmp_path: Path, calm_cli: Path, dask_pool
+) -> None:
+    scn = load_scenario(CALM, TINY_CALM)
+    run_ensemble(
+        scn, tmp_path / "dask", 2, seed=11, progress=False, executor=dask_pool, plots=False
+    )
+    for name in ("ensemble_daily.csv", "ensemble_summary.json"):
+        assert (tmp_path / "dask" / name).read_bytes() == (calm_cli / name).read_bytes(), name

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,11 +13,11 @@ import pandas as pd
 import pytest
 
 from analysis.cli.sweep import main as cli_main
-from analysis.experiments.designs import load_spec
+from analysis.experiments.runner import make_executor
 from analysis.experiments.sensitivity import analyze
-from analysis.experiments.sweep import SweepError, make_executor, read_runs, run_sweep
-
-ROOT = Path(__file__).resolve().parents[1]
+from analysis.experiments.spec import load_spec
+from analysis.experiments.sweep import SweepError, read_runs, run_sweep
+from tests.killing import data_lines, kill_when
 
 
 def make_spec(tmp_path: Path, body: str, name: str = "sweep.yaml") -> Path:
@@ -55,18 +50,11 @@ def runs_without_timing(out: Path) -> pd.DataFrame:
 # ------------------------------------------------------------------ executors agree
 
 
-@pytest.fixture(scope="module")
-def dask_executor():
-    """One real LocalCluster (2 single-threaded worker processes) for the module."""
-    with make_executor(workers=2, cluster="local", retries=2) as ex:
-        yield ex
-
-
-def test_local_pool_and_dask_cluster_give_identical_runs(tmp_path: Path, dask_executor) -> None:
+def test_local_pool_and_dask_cluster_give_identical_runs(tmp_path: Path, dask_pool) -> None:
     spec = make_spec(tmp_path, ISHIGAMI_GRID.replace("replications: 1", "replications: 2"))
     with make_executor(workers=2) as pool:
         local = run_sweep(spec, tmp_path / "local", executor=pool, progress=False)
-    remote = run_sweep(spec, tmp_path / "dask", executor=dask_executor, progress=False)
+    remote = run_sweep(spec, tmp_path / "dask", executor=dask_pool, progress=False)
     assert local.n_tasks == remote.n_tasks == 16
     assert local.n_ok == remote.n_ok == 16
     a, b = runs_without_timing(tmp_path / "local"), runs_without_timing(tmp_path / "dask")
@@ -84,7 +72,7 @@ def test_local_pool_and_dask_cluster_give_identical_runs(tmp_path: Path, dask_ex
     assert record["n_tasks"] == 16 and len(record["design"]["points"]) == 8
 
 
-def test_dask_retries_dead_workers(tmp_path: Path, dask_executor) -> None:
+def test_dask_retries_dead_workers(tmp_path: Path, dask_pool) -> None:
     body = """\
         name: dying
         base: base.yaml
@@ -96,10 +84,10 @@ def test_dask_retries_dead_workers(tmp_path: Path, dask_executor) -> None:
     # Two sweeps: Dask charges a worker's death to every task assigned to it, so a task
     # that always kills its worker is kept apart from the one that dies once.
     once = make_spec(tmp_path, body.replace("DIE", "[0, 1]"), "once.yaml")
-    summary = run_sweep(once, tmp_path / "once", executor=dask_executor, progress=False)
+    summary = run_sweep(once, tmp_path / "once", executor=dask_pool, progress=False)
     assert (summary.n_ok, summary.n_failed) == (2, 0)
     always = make_spec(tmp_path, body.replace("DIE", "[2]"), "always.yaml")
-    summary = run_sweep(always, tmp_path / "always", executor=dask_executor, progress=False)
+    summary = run_sweep(always, tmp_path / "always", executor=dask_pool, progress=False)
     row = read_runs(tmp_path / "always").iloc[0]
     assert (summary.n_ok, summary.n_failed) == (0, 1)
     assert row["status"] == "error" and "KilledWorker" in row["error"] and row["attempt"] == 3
@@ -122,32 +110,12 @@ metrics: [y, seed_u]
 """
 
 
-def data_lines(path: Path) -> list[str]:
-    if not path.exists():
-        return []
-    return path.read_text().splitlines()[1:]
-
-
 def test_sigkill_mid_sweep_then_resume_runs_each_task_once(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, SLEEPY)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "analysis.cli.sweep", "sweep", str(spec), "--out", str(out)]
-    cmd += ["--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
     csv_path = out / "runs.csv"
-    deadline = time.monotonic() + 30
-    try:
-        while len(data_lines(csv_path)) < 3:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "sweep produced no rows in 30 s"
-            time.sleep(0.05)
-    finally:
-        # The whole process group: the sweep, its fork server and its workers.
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+    args = ["analysis.cli.sweep", "sweep", str(spec), "--out", str(out), "--workers", "2"]
+    kill_when([*args, "--no-progress"], lambda: len(data_lines(csv_path)) >= 3, timeout=30)
     before = data_lines(csv_path)
     assert 3 <= len(before) < 16
     # Simulate a kill in the middle of a write: a torn last line without newline.

@@ -5,8 +5,8 @@
     python run.py calibrate scenarios/calibration/deepseek_msm.yaml --workers 2
 
 The handler returns an exit code: 0 on success, 2 on bad input (one-line message on
-stderr, nothing written), 130 on Ctrl-C (the evaluations finished so far stay in
-``DIR/evaluations.csv``). ``python -m analysis.cli.calibrate`` runs it standalone.
+stderr, nothing written), 130 on Ctrl-C (the runs finished so far stay in ``DIR/runs.csv``;
+``--resume`` continues from them). ``python -m analysis.cli.calibrate`` runs it standalone.
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli.common import bad_input, standalone
-from analysis.cli.sweep import add_executor_options
+from analysis.cli.common import (
+    EXIT_INTERRUPTED,
+    BadInput,
+    add_executor_options,
+    bad_input,
+    open_pool,
+    standalone,
+)
 
 __all__ = ["add_parsers", "cmd_calibrate", "main"]
-
-EXIT_INTERRUPTED = 130
 
 
 def _count(text: str, minimum: int) -> int:
@@ -44,8 +48,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
             "Fit the parameters of CALIBRATION.yaml to its real targets by the method of "
             "simulated moments, with differential evolution whose evaluations run in parallel "
             "(common random numbers: the same replication seeds at every evaluation). Writes "
-            "evaluations.csv (as they finish), trace.csv, fitted.json, fitted_scenario.yaml, "
-            "report.md and trace.png into DIR."
+            "runs.csv and evaluations.csv (as they finish; safe to kill, continue with "
+            "--resume), trace.csv, fitted.json, fitted_scenario.yaml, report.md and trace.png "
+            "into DIR."
         ),
     )
     p.add_argument("spec", metavar="CALIBRATION.yaml", type=Path, help="calibration file")
@@ -64,6 +69,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         default=None,
         help="generations after the initial population (overrides the file's optimizer.maxiter)",
     )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the calibration in DIR (same spec): recorded runs are not run again",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
     p.set_defaults(func=cmd_calibrate)
 
@@ -76,42 +86,29 @@ def _bad_input(message: str) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Handler of ``calibrate``; returns an exit code."""
     # Deferred so that `run.py --help` does not import scipy, pandas and the simulator.
-    from analysis.calibration.engine import (
-        EVALUATIONS_CSV,
-        CalibrationError,
-        check_output_dir,
-        load_calibration,
-        run_calibration,
-    )
-    from analysis.experiments.sweep import make_executor
+    from analysis.calibration.evaluations import RUNS_CSV
+    from analysis.calibration.objective import task_module
+    from analysis.calibration.run import apply_maxiter, check_output_dir, run_calibration
+    from analysis.calibration.spec import CalibrationError, load_calibration
 
     try:
-        spec = load_calibration(args.spec)
+        spec = apply_maxiter(load_calibration(args.spec), args.maxiter)
     except CalibrationError as err:
         return _bad_input(str(err))
     out = args.out if args.out is not None else Path("results") / "calibration" / spec.name
     progress = not args.no_progress
     try:
-        check_output_dir(out)
+        # Refuse a folder that holds another calibration before starting workers or a cluster.
+        check_output_dir(out, args.resume, spec)
         with contextlib.ExitStack() as stack:
-            try:
-                ex = stack.enter_context(
-                    make_executor(
-                        workers=args.workers,
-                        cluster=args.cluster,
-                        scheduler=args.scheduler,
-                        preload=("analysis.experiments.tasks", "analysis.calibration.engine"),
-                    )
-                )
-            except OSError as err:
-                return _bad_input(f"cannot reach Dask scheduler {args.scheduler}: {err}")
-            run_calibration(spec, out, executor=ex, maxiter=args.maxiter, progress=progress)
-    except CalibrationError as err:
+            pool = open_pool(stack, args, retries=spec.retries, preload=(task_module(spec),))
+            run_calibration(spec, out, executor=pool, progress=progress, resume=args.resume)
+    except (CalibrationError, BadInput) as err:
         return _bad_input(str(err))
     except KeyboardInterrupt:
         print(
-            f"calibrate {spec.name}: interrupted; finished evaluations are in "
-            f"{out / EVALUATIONS_CSV}",
+            f"calibrate {spec.name}: interrupted; finished runs are in {out / RUNS_CSV}, "
+            "rerun with --resume",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
 
-from analysis.cli.common import EXIT_BREAKDOWN, bad_input
+from analysis.cli.common import (
+    EXIT_BREAKDOWN,
+    BadInput,
+    add_executor_options,
+    bad_input,
+    open_pool,
+)
 from analysis.rundir import OutputError, check_target, default_out, results_folder
 from sim.scenario import ScenarioError, load_scenario, parse_override
 
@@ -42,8 +49,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--replications",
         type=int,
         default=1,
-        help="run N seeds and draw fan charts (median, 5-95%% band) with the real path",
+        help="run N seeds and draw fan charts (median, 5-95%% band) with the real path; "
+        "the runs go to --workers / --cluster / --scheduler",
     )
+    add_executor_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
 
@@ -110,27 +119,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ScenarioError, OutputError) as exc:
         return bad_input(str(exc))
     if args.replications > 1:
-        from analysis.experiments.ensemble import run_ensemble
+        from analysis.experiments.ensemble import PRELOAD, run_ensemble
+        from analysis.experiments.runner import RunnerError
 
-        with results_folder(out, "ensemble") as tmp:
-            run_ensemble(scn, tmp, args.replications, seed=args.seed, progress=not args.no_progress)
+        try:
+            with contextlib.ExitStack() as stack:
+                pool = open_pool(stack, args, preload=PRELOAD, workers=args.replications)
+                with results_folder(out, "ensemble") as tmp:
+                    run_ensemble(
+                        scn,
+                        tmp,
+                        args.replications,
+                        seed=args.seed,
+                        progress=not args.no_progress,
+                        executor=pool,
+                    )
+        except BadInput as exc:
+            return bad_input(str(exc))
+        except RunnerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(f"wrote {out}/")
         return 0
     t0 = time.perf_counter()
     stopped: MarketBreakdown | None = None
-    with results_folder(out, "run") as tmp:
-        try:
-            _, result = run_model(scn, seed=args.seed, progress=not args.no_progress)
-        except MarketBreakdown as exc:
-            stopped, result = exc, exc.result
-        except ScenarioError as exc:  # refused while building the model: nothing is written
-            return bad_input(str(exc))
-        wall = time.perf_counter() - t0
-        summary = write_run(result, tmp)
-        # timings differ from run to run: kept out of the files that are byte-identical
-        write_json(
-            {"wall_seconds": round(wall, 3), "investors": scn.population.size}, tmp / "timing.json"
-        )
+    try:
+        with results_folder(out, "run") as tmp:
+            try:
+                _, result = run_model(scn, seed=args.seed, progress=not args.no_progress)
+            except MarketBreakdown as exc:
+                stopped, result = exc, exc.result
+            wall = time.perf_counter() - t0
+            summary = write_run(result, tmp)
+            # timings differ from run to run: kept out of the files that are byte-identical
+            write_json(
+                {"wall_seconds": round(wall, 3), "investors": scn.population.size},
+                tmp / "timing.json",
+            )
+    except ScenarioError as exc:  # refused while building the model: nothing is written
+        return bad_input(str(exc))
     if stopped is not None:
         print(f"error: {stopped}", file=sys.stderr)
         print(f"partial results up to the stop (summary.json status: stopped) in {out}/")

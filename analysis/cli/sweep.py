@@ -21,45 +21,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli.common import bad_input, standalone
+from analysis.cli.common import (
+    EXIT_INTERRUPTED,
+    BadInput,
+    add_executor_options,
+    bad_input,
+    open_pool,
+    standalone,
+)
 
 __all__ = ["add_parsers", "cmd_analyze", "cmd_sweep", "main"]
-
-EXIT_INTERRUPTED = 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def add_executor_options(p: argparse.ArgumentParser) -> None:
-    """``--workers N | --cluster local | --scheduler ADDRESS``: where the runs execute."""
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        metavar="N",
-        type=_positive_int,
-        default=None,
-        help="local worker processes (default: CPU count)",
-    )
-    where.add_argument(
-        "--cluster",
-        choices=["local"],
-        default=None,
-        help="start a Dask LocalCluster of 2 single-threaded worker processes and run on it",
-    )
-    where.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        default=None,
-        help="run on an existing Dask cluster, e.g. tcp://host:8786",
-    )
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -106,8 +77,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handler of ``sweep``: run or resume the sweep; returns an exit code."""
     # Deferred so that `run.py --help` does not import pandas, scipy and SALib.
-    from analysis.experiments.designs import SpecError, load_spec
-    from analysis.experiments.sweep import SweepError, check_sweep, make_executor, run_sweep
+    from analysis.experiments.spec import SpecError, load_spec
+    from analysis.experiments.sweep import SweepError, check_sweep, run_sweep
 
     try:
         spec = load_spec(args.spec)
@@ -115,24 +86,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return bad_input(str(err))
     out = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     try:
-        if args.cluster is None and args.scheduler is None:
-            run_sweep(
-                spec, out, resume=args.resume, progress=not args.no_progress, workers=args.workers
-            )
-        else:
-            # Validate (and refuse an existing runs.csv) before starting a cluster.
-            check_sweep(spec, out, args.resume)
-            with contextlib.ExitStack() as stack:
-                try:
-                    ex = stack.enter_context(
-                        make_executor(
-                            cluster=args.cluster, scheduler=args.scheduler, retries=spec.retries
-                        )
-                    )
-                except OSError as err:
-                    return bad_input(f"cannot reach Dask scheduler {args.scheduler}: {err}")
-                run_sweep(spec, out, executor=ex, resume=args.resume, progress=not args.no_progress)
-    except (SpecError, SweepError) as err:
+        # Validate (and refuse an existing runs.csv) before starting workers or a cluster.
+        check_sweep(spec, out, args.resume)
+        with contextlib.ExitStack() as stack:
+            task_module = spec.task.partition(":")[0]
+            pool = open_pool(stack, args, retries=spec.retries, preload=(task_module,))
+            run_sweep(spec, out, executor=pool, resume=args.resume, progress=not args.no_progress)
+    except (SpecError, SweepError, BadInput) as err:
         return bad_input(str(err))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -12,26 +12,24 @@ The handler returns an exit code: 0 on success, 2 on bad input (one-line message
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cli.common import bad_input, standalone
+from analysis.cli.common import (
+    EXIT_INTERRUPTED,
+    BadInput,
+    add_executor_options,
+    bad_input,
+    open_pool,
+    positive_int,
+    standalone,
+)
 from analysis.cli.run import add_override_options, overrides
+from analysis.rundir import OutputError, check_target, default_out, results_folder
 
 __all__ = ["add_parsers", "cmd_validate", "main"]
-
-EXIT_INTERRUPTED = 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,7 +61,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         "else the scenario's first asset)",
     )
     p.add_argument(
-        "--replications", metavar="N", type=_positive_int, default=5, help="seeds (default 5)"
+        "--replications", metavar="N", type=positive_int, default=5, help="seeds (default 5)"
     )
     p.add_argument(
         "--seed",
@@ -80,13 +78,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument(
         "--end", default=DEFAULT_END, help=f"last date of the real window ({DEFAULT_END})"
     )
-    p.add_argument(
-        "--workers",
-        metavar="N",
-        type=_positive_int,
-        default=1,
-        help="worker processes for the replications (default 1; results do not depend on it)",
-    )
+    add_executor_options(p)
     add_override_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_validate)
@@ -94,7 +86,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Handler of ``validate``; returns an exit code."""
-    from analysis.validation.validate import CHECKS, ValidationError, validate
+    from analysis.experiments.runner import RunnerError
+    from analysis.validation.validate import (
+        CHECKS,
+        PRELOAD,
+        ValidationError,
+        check_validation,
+        validate,
+    )
     from sim.scenario import ScenarioError, load_scenario
 
     try:
@@ -104,22 +103,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
         lines = str(exc).splitlines()
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         return bad_input(lines[0] + more)
-    out = args.out if args.out is not None else Path("results") / "validate" / scn.name
     try:
-        res = validate(
-            scn,
-            args.real,
-            out,
-            ticker=args.ticker,
-            replications=args.replications,
-            seed=args.seed,
-            start=args.start,
-            end=args.end,
-            workers=args.workers,
-            progress=not args.no_progress,
-        )
-    except ValidationError as exc:
+        out = args.out or default_out(scn.name, Path("results") / "validate")
+        check_target(out)
+        # Check the input before starting workers or a cluster.
+        check_validation(scn, args.real, args.ticker, args.replications, args.start, args.end)
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(results_folder(out, "validation"))
+            res = validate(
+                scn,
+                args.real,
+                tmp,
+                ticker=args.ticker,
+                replications=args.replications,
+                seed=args.seed,
+                start=args.start,
+                end=args.end,
+                executor=open_pool(stack, args, preload=PRELOAD, workers=args.replications),
+                progress=not args.no_progress,
+            )
+    except (ValidationError, BadInput, OutputError) as exc:
         return bad_input(str(exc))
+    except RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     st = res["statistics"]

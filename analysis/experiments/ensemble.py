@@ -3,49 +3,61 @@
 ``run_ensemble`` is what ``run.py run SCENARIO --replications N`` calls. Replication ``i`` runs
 with seed ``replication_seeds(seed, N)[i]`` -- children of ``numpy.random.SeedSequence(seed)``,
 derived exactly as the sweep engine derives task seeds -- so every replication can be re-run
-alone with ``run.py run SCENARIO --seed S``, and the results do not depend on whether the runs
-went through worker processes or not.
+alone with ``run.py run SCENARIO --seed S``. The replications are tasks of the experiment
+runner (:mod:`analysis.experiments.runner`: a local process pool or a Dask cluster), and the
+results do not depend on where they ran.
 
 Files written into ``out``:
 
+* ``replications/NNN/daily.parquet`` and ``intraday.parquet`` -- each replication's daily bars
+  and intraday prices (timestamp, ticker, price in USD), written by the task itself so that
+  the parent never holds every replication's tables; replaced by each ensemble run.
 * ``ensemble_daily.csv`` -- the daily bars of every replication: replication, seed, date,
   ticker, open, high, low, close (USD), volume (shares), market_cap_usd, return_pct (percent,
   close to close).
 * ``ensemble_summary.json`` -- per ticker and index, the shock-day metrics across replications
   (median, p5, p95, min, max), the seeds, the reference values and whether the real close on
   the shock date falls inside the simulated 5-95 % band.
-* ``plots/fan_<TICKER>.png`` and ``plots/fan_grid.png`` -- fan charts: median and 5-95 % band
-  of the simulated intraday path and daily closes, with the real daily closes overlaid.
+* ``plots/fan_<TICKER>.png`` and ``plots/fan_grid.png`` -- fan charts
+  (:mod:`analysis.plots.fans`): median and 5-95 % band of the simulated intraday path and daily
+  closes, with the real daily closes overlaid.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import multiprocessing
+import os
+import shutil
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+from analysis.experiments.protocol import task_seeds
+from analysis.experiments.runner import (
+    Outcome,
+    Pool,
+    RunnerError,
+    Task,
+    make_executor,
+    run_tasks,
+)
+from analysis.plots.fans import BAND
 
+if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.tables import RunResult
 
 __all__ = [
-    "fan_bands",
-    "plot_fans",
     "replication_seeds",
     "run_ensemble",
     "run_replications",
     "simulate_replication",
 ]
-
-T = TypeVar("T")
 
 # shock-day metrics summarised per ticker: summary key -> analysis.metrics name
 TICKER_METRICS = {
@@ -56,7 +68,9 @@ TICKER_METRICS = {
     "rebound_pct": "rebound",
 }
 INDEX_METRICS = {"shock_return_pct": "group_return", "rebound_pct": "group_rebound"}
-BAND = (5.0, 95.0)  # percentiles of the fan
+REPLICATIONS_DIR = "replications"
+#: Modules the workers of an ensemble import once (in the local pool's fork server).
+PRELOAD = ("sim.simulate", "analysis.metrics", "analysis.experiments.ensemble")
 
 
 # --------------------------------------------------------------------------------------------
@@ -65,49 +79,50 @@ BAND = (5.0, 95.0)  # percentiles of the fan
 def replication_seeds(seed: int, n: int) -> list[int]:
     """``n`` deterministic integer seeds (63-bit) spawned from ``SeedSequence(seed)``.
 
-    Same derivation as the sweep engine's task seeds:
+    The sweep engine's task seeds (:func:`analysis.experiments.protocol.task_seeds`):
     ``SeedSequence(seed).spawn(n)[i].generate_state(1, uint64)[0] >> 1``.
     """
     if n < 1:
         raise ValueError(f"replications must be at least 1, got {n}")
-    children = np.random.SeedSequence(seed).spawn(n)
-    return [int(c.generate_state(1, np.uint64)[0] >> 1) for c in children]
+    return [int(s) for s in task_seeds(seed, n)]
 
 
 def run_replications(
-    job: Callable[[Scenario, int], T],
-    scenario: Scenario,
-    seeds: Sequence[int],
-    workers: int = 1,
+    job: Callable[..., Any],
+    arguments: Sequence[tuple[Any, ...]],
+    executor: Pool | Executor | None = None,
+    workers: int | None = None,
     progress: bool = True,
     desc: str = "replications",
-) -> list[T]:
-    """``[job(scenario, s) for s in seeds]``, in seed order, with a progress bar.
+    preload: tuple[str, ...] = (),
+) -> list[Any]:
+    """``[job(*args) for args in arguments]``, in order, run by the experiment runner.
 
-    With ``workers > 1`` the jobs run in a ``ProcessPoolExecutor`` (forkserver processes);
-    ``job`` must then be a module-level function. Each job depends on its seed alone, so the
-    result is the same either way.
+    ``executor``: a pool of :func:`~analysis.experiments.runner.make_executor` or any
+    ``concurrent.futures.Executor``; default a local process pool of ``workers`` processes
+    (default: CPU count, at most one per job) with ``preload`` imported in its fork server.
+    ``job`` must be a module-level function. The first job that fails stops the others and
+    raises :class:`~analysis.experiments.runner.RunnerError`; a dead worker is retried.
     """
     from tqdm.auto import tqdm
 
-    out: list[Any] = [None] * len(seeds)
-    with tqdm(total=len(seeds), disable=not progress, desc=desc, unit="run") as bar:
-        if workers <= 1 or len(seeds) == 1:
-            for i, s in enumerate(seeds):
-                out[i] = job(scenario, s)
-                bar.update(1)
-            return out
-        ctx = multiprocessing.get_context("forkserver")
-        # workers fork from a server that has imported the simulator once
-        ctx.set_forkserver_preload(
-            ["sim.simulate", "analysis.metrics", "analysis.experiments.ensemble"]
+    results: list[Any] = [None] * len(arguments)
+
+    def keep(task: Task, outcome: Outcome) -> None:
+        if not outcome.ok:
+            raise RunnerError(f"{desc}: replication {task.key} failed: {outcome.error}")
+        results[int(task.key)] = outcome.value  # type: ignore[call-overload]
+
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            n = min(workers or os.cpu_count() or 1, len(arguments))
+            executor = stack.enter_context(make_executor(workers=n, preload=preload))
+        bar = stack.enter_context(
+            tqdm(total=len(arguments), disable=not progress, desc=desc, unit="run")
         )
-        with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx) as ex:
-            futures = {ex.submit(job, scenario, s): i for i, s in enumerate(seeds)}
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                bar.update(1)
-    return out
+        tasks = [Task(i, job, tuple(args)) for i, args in enumerate(arguments)]
+        run_tasks(executor, tasks, keep, bar=bar)
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,14 +137,16 @@ def _safe_metric(result: RunResult, name: str) -> float:
         return float("nan")
 
 
-def simulate_replication(scenario: Scenario, seed: int) -> dict[str, Any]:
-    """Run one replication; keep only what an ensemble needs (small enough to pickle).
+def simulate_replication(scenario: Scenario, seed: int, folder: str) -> dict[str, Any]:
+    """Run one replication; write its tables into ``folder``; return what the summary needs.
 
-    Returns ``{"seed", "shock_date", "daily", "intraday", "metrics", "index_metrics"}`` with
-    ``intraday`` reduced to timestamp, ticker, price (USD) and the metrics as
-    ``{ticker: {summary key: value}}``.
+    Writes ``folder/daily.parquet`` (the daily bars) and ``folder/intraday.parquet``
+    (timestamp, ticker, price in USD), each atomically. Returns ``{"seed", "shock_date",
+    "metrics", "index_metrics", "folder"}`` with the metrics as ``{ticker: {summary key:
+    value}}``.
     """
     from analysis.metrics import index_returns, shock_date
+    from sim.io import atomic_write
     from sim.simulate import run_model
 
     _, res = run_model(scenario, seed=seed, progress=False)
@@ -141,14 +158,38 @@ def simulate_replication(scenario: Scenario, seed: int) -> dict[str, Any]:
     index_metrics = {
         g: {k: _safe_metric(res, f"{m}:{g}") for k, m in INDEX_METRICS.items()} for g in groups
     }
+    tables = {"daily": res.daily, "intraday": res.intraday[["timestamp", "ticker", "price"]]}
+    for name, table in tables.items():
+        atomic_write(
+            Path(folder) / f"{name}.parquet", lambda t, df=table: df.to_parquet(t, index=False)
+        )
     return {
         "seed": seed,
         "shock_date": shock_date(res),
-        "daily": res.daily,
-        "intraday": res.intraday[["timestamp", "ticker", "price"]],
         "metrics": metrics,
         "index_metrics": index_metrics,
+        "folder": folder,
     }
+
+
+def _read_tables(
+    reps: list[dict[str, Any]], tickers: list[str]
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Every replication's daily bars, and per ticker its intraday prices and daily closes
+    (replications x steps, replications x sessions), reading one replication at a time."""
+    dailies = []
+    prices: dict[str, list[np.ndarray]] = {t: [] for t in tickers}
+    closes: dict[str, list[np.ndarray]] = {t: [] for t in tickers}
+    for i, r in enumerate(reps):
+        daily = pd.read_parquet(Path(r["folder"]) / "daily.parquet")
+        intraday = pd.read_parquet(Path(r["folder"]) / "intraday.parquet")
+        for t in tickers:
+            prices[t].append(intraday.loc[intraday["ticker"] == t, "price"].to_numpy())
+            closes[t].append(daily.loc[daily["ticker"] == t, "close"].to_numpy())
+        dailies.append(daily.assign(replication=i, seed=r["seed"]))
+    daily = pd.concat(dailies, ignore_index=True)
+    panel = {t: (np.stack(prices[t]), np.stack(closes[t])) for t in tickers}
+    return daily, panel
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,12 +211,6 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def fan_bands(paths: np.ndarray) -> dict[str, np.ndarray]:
-    """Median and 5-95 % band across replications of ``paths`` (replications x time)."""
-    lo, med, hi = np.percentile(paths, [BAND[0], 50.0, BAND[1]], axis=0)
-    return {"median": med, "p5": lo, "p95": hi}
-
-
 def _market_dir(scenario: Scenario, out: Path) -> Path | None:
     from analysis.plots.run import market_data_dir
 
@@ -189,161 +224,6 @@ def _real_close_on(mdir: Path | None, ticker: str, day: dt.date) -> float | None
     if real is None or pd.Timestamp(day) not in real.index:
         return None
     return float(real.loc[pd.Timestamp(day)])
-
-
-# --------------------------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------------------------
-def _save(fig: plt.Figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from sim.io import atomic_write
-
-    atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
-
-
-def _fan_axes(
-    ax: plt.Axes,
-    ticker: str,
-    price0: float,
-    sessions: list[pd.Timestamp],
-    steps: int,
-    intraday: np.ndarray,
-    closes: np.ndarray,
-    real: pd.Series | None,
-    shock: dt.date | None,
-    compact: bool,
-) -> None:
-    """One fan chart, in % from the starting price against trading time (sessions)."""
-    n_days = len(sessions)
-    # x: session i spans [i, i + 1]; a close sits at i + 1, intraday step k at i + (k + 1)/steps
-    x_intra = np.arange(1, n_days * steps + 1) / steps
-    x_close = np.arange(1, n_days + 1, dtype=float)
-    pct_i = 100.0 * (intraday / price0 - 1.0)
-    pct_c = 100.0 * (closes / price0 - 1.0)
-    bi = fan_bands(pct_i)
-    bc = fan_bands(pct_c)
-    blue = "#1f77b4"
-    if steps > 1:
-        ax.fill_between(
-            x_intra, bi["p5"], bi["p95"], color=blue, alpha=0.15, lw=0, label="intraday 5-95%"
-        )
-        ax.plot(x_intra, bi["median"], color=blue, lw=0.6, alpha=0.6, label="intraday median")
-    ms = 2.5 if compact or n_days > 40 else 4.0
-    if n_days <= 40:
-        # few sessions: the close band as bars, distinct from the intraday band
-        err = np.vstack([bc["median"] - bc["p5"], bc["p95"] - bc["median"]])
-        ax.errorbar(x_close, bc["median"], yerr=err, fmt="none", ecolor="#0b3c66", lw=1.6,
-                    capsize=3, label="daily close 5-95%")  # fmt: skip
-    else:
-        ax.fill_between(x_close, bc["p5"], bc["p95"], color=blue, alpha=0.3, lw=0,
-                        label="daily close 5-95%")  # fmt: skip
-    ax.plot(x_close, bc["median"], "o-", color="#0b3c66", lw=1.2, ms=ms, label="median close")
-    if real is not None:
-        day_index = {d: i for i, d in enumerate(sessions)}
-        pts = [(day_index[d] + 1.0, v) for d, v in real.items() if d in day_index]
-        if pts:
-            xs, ys = zip(*pts, strict=True)
-            ax.plot(
-                xs,
-                100.0 * (np.array(ys) / price0 - 1.0),
-                "o",
-                color="black",
-                ms=ms + 0.5,
-                label="real close",
-                zorder=5,
-            )
-    if shock is not None and pd.Timestamp(shock) in sessions:
-        i = sessions.index(pd.Timestamp(shock))
-        ax.axvspan(i, i + 1, color="red", alpha=0.08, lw=0)
-    ax.axhline(0, color="grey", lw=0.5)
-    every = max(1, int(np.ceil(n_days / (6 if compact else 12))))
-    ticks = list(range(0, n_days, every))
-    ax.set_xticks([i + 1 for i in ticks])
-    fmt = "%d %b" if n_days <= 60 else "%b %y"
-    ax.set_xticklabels(
-        [sessions[i].strftime(fmt) for i in ticks],
-        rotation=45,
-        ha="right",
-        fontsize=7 if compact else 8,
-    )
-    ax.set_xlim(0, n_days + 0.2)
-    ax.set_title(f"{ticker} (start ${price0:,.2f})", fontsize=10 if compact else 12)
-    ax.set_ylabel("% from start", fontsize=8 if compact else 10)
-    ax.grid(alpha=0.3)
-
-
-def plot_fans(
-    scenario: Scenario,
-    reps: list[dict[str, Any]],
-    out: Path,
-    mdir: Path | None,
-    shock: dt.date | None,
-) -> list[Path]:
-    """Write ``plots/fan_<TICKER>.png`` for every asset and ``plots/fan_grid.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from analysis.plots.run import real_closes
-
-    tickers = scenario.tickers
-    price0 = {a.ticker: a.price for a in scenario.universe.assets}
-    d0 = reps[0]["daily"]
-    sessions = [pd.Timestamp(d) for d in sorted(d0["date"].unique())]
-    n_steps = reps[0]["intraday"]["timestamp"].nunique()
-    steps = max(1, n_steps // len(sessions))
-    n_rep = len(reps)
-    real = {t: real_closes(mdir, t) for t in tickers}
-    panel: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for t in tickers:
-        intra = np.stack(
-            [r["intraday"].loc[r["intraday"]["ticker"] == t, "price"].to_numpy() for r in reps]
-        )
-        closes = np.stack(
-            [r["daily"].loc[r["daily"]["ticker"] == t, "close"].to_numpy() for r in reps]
-        )
-        panel[t] = (intra, closes)
-    paths = []
-    for t in tickers:
-        fig, ax = plt.subplots(figsize=(10, 5))
-        _fan_axes(ax, t, price0[t], sessions, steps, *panel[t], real[t], shock, compact=False)
-        ax.legend(fontsize=8, loc="best")
-        fig.suptitle(
-            f"{scenario.name}: {t}, {n_rep} replications (shaded red: shock date)", fontsize=11
-        )
-        fig.tight_layout()
-        p = out / "plots" / f"fan_{t}.png"
-        _save(fig, p)
-        paths.append(p)
-    ncol = min(4, len(tickers))
-    nrow = int(np.ceil(len(tickers) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, 3.2 * nrow), squeeze=False)
-    flat = axes.ravel()
-    for ax, t in zip(flat, tickers, strict=False):
-        _fan_axes(ax, t, price0[t], sessions, steps, *panel[t], real[t], shock, compact=True)
-    for ax in flat[len(tickers) :]:
-        ax.set_visible(False)
-    handles, labels = flat[0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="lower center",
-        ncol=len(labels),
-        fontsize=8,
-        bbox_to_anchor=(0.5, -0.02),
-    )
-    fig.suptitle(
-        f"{scenario.name}: median and 5-95% band of {n_rep} replications, real closes in black",
-        fontsize=12,
-    )
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    p = out / "plots" / "fan_grid.png"
-    _save(fig, p)
-    paths.append(p)
-    return paths
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,32 +272,37 @@ def run_ensemble(
     replications: int,
     seed: int | None = None,
     progress: bool = True,
-    workers: int = 1,
+    workers: int | None = None,
+    executor: Pool | Executor | None = None,
+    plots: bool = True,
 ) -> dict[str, Any]:
     """Run ``replications`` seeds of ``scenario``; write tables, summary and fan charts.
 
-    Seeds are ``replication_seeds(seed if given else scenario.seed, replications)``. Returns
-    the summary written to ``ensemble_summary.json`` (returns in percent, money in USD).
+    Seeds are ``replication_seeds(seed if given else scenario.seed, replications)``; the
+    replications run on ``executor`` (see :func:`run_replications`; default a local pool of
+    ``workers`` processes). ``plots=False`` skips the fan charts. Returns the summary written
+    to ``ensemble_summary.json`` (returns in percent, money in USD).
     """
+    from analysis.plots.fans import plot_fans
     from sim.io import write_csv, write_json
 
     out = Path(out)
     base = scenario.seed if seed is None else seed
     seeds = replication_seeds(base, replications)
+    folders = out.resolve() / REPLICATIONS_DIR
+    shutil.rmtree(folders, ignore_errors=True)
     reps = run_replications(
         simulate_replication,
-        scenario,
-        seeds,
+        [(scenario, s, str(folders / f"{i:03d}")) for i, s in enumerate(seeds)],
+        executor=executor,
         workers=workers,
         progress=progress,
         desc=f"{scenario.name} ensemble",
+        preload=PRELOAD,
     )
 
-    daily = pd.concat(
-        [r["daily"].assign(replication=i, seed=r["seed"]) for i, r in enumerate(reps)],
-        ignore_index=True,
-    )
-    cols = ["replication", "seed"] + [c for c in reps[0]["daily"].columns]
+    daily, panel = _read_tables(reps, scenario.tickers)
+    cols = ["replication", "seed"] + [c for c in daily.columns if c not in ("replication", "seed")]
     daily = daily[cols].assign(date=daily["date"].dt.date)
     write_csv(daily, out / "ensemble_daily.csv", float_format="%.6f")
 
@@ -475,7 +360,9 @@ def run_ensemble(
         },
     }
     write_json(summary, out / "ensemble_summary.json")
-    plot_fans(scenario, reps, out, mdir, shock)
+    if plots:
+        sessions = [pd.Timestamp(d) for d in sorted(daily["date"].unique())]
+        plot_fans(scenario, panel, sessions, out, mdir, shock)
     print_table(summary)
     print(f"\nwrote {out}/ ({replications} replications)")
     return summary

@@ -1,4 +1,4 @@
-"""Small task functions with the signature of ``analysis.experiments.tasks.evaluate`` for testing sweeps.
+"""Small task functions with the signature of ``analysis.experiments.tasks.evaluate`` for tests.
 
 Each is ``task(scenario, overrides, seed, metrics) -> {metric: float}`` and is a
 top-level function so that process pools and Dask can pickle it by reference. The
@@ -16,7 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["busy_task", "dying_task", "failing_task", "ishigami_task", "sleep_task"]
+__all__ = [
+    "busy_task",
+    "dying_linear_credibility_task",
+    "dying_task",
+    "failing_task",
+    "ishigami_task",
+    "linear_credibility_task",
+    "sleep_task",
+    "slow_linear_credibility_task",
+]
 
 
 def _pick(metrics: list[str], available: dict[str, float]) -> dict[str, float]:
@@ -113,3 +122,37 @@ def dying_task(
             os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(float(overrides.get("sleep", 0.05)))  # type: ignore[arg-type]
     return _pick(metrics, {"y": float(np.random.default_rng(seed).random())})
+
+
+def linear_credibility_task(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """Stand-in for a run in calibration tests: every metric is -10 x the credibility of the
+    viral news (override ``news.viral_cost_claim.credibility``, default 0.6), 0.5 higher at
+    odd seeds."""
+    cred = float(overrides.get("news.viral_cost_claim.credibility", 0.6))  # type: ignore[arg-type]
+    value = -10.0 * cred + (0.5 if seed % 2 else 0.0)
+    return {m: value for m in metrics}
+
+
+def slow_linear_credibility_task(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """:func:`linear_credibility_task` after 0.1 s (so that a test can kill a calibration)."""
+    time.sleep(0.1)
+    return linear_credibility_task(scenario, overrides, seed, metrics)
+
+
+def dying_linear_credibility_task(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """:func:`linear_credibility_task`, but the first run of each seed kills its own process
+    with SIGKILL (a marker file ``.died_<seed>`` next to the ``scenario`` file remembers it)."""
+    marker = Path(scenario).parent / f".died_{seed}"
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return linear_credibility_task(scenario, overrides, seed, metrics)
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")

@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from analysis.plots import save_figure  # noqa: E402
+
 COHORT_COLORS = {
     "fundamental": "#1f77b4",
     "momentum": "#ff7f0e",
@@ -28,13 +30,6 @@ COHORT_COLORS = {
     "retail": "#8c564b",
     "market_maker": "#7f7f7f",
 }
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    from sim.io import atomic_write
-
-    atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
 
 
 def market_data_dir(summary: dict, run_dir: Path) -> Path | None:
@@ -112,7 +107,7 @@ def plot_price_paths(run: Path, summary: dict) -> None:
         fontsize=11,
     )
     fig.tight_layout()
-    _save(fig, run / "plots" / "price_paths.png")
+    save_figure(fig, run / "plots" / "price_paths.png")
 
 
 def plot_wipeout(run: Path, summary: dict) -> None:
@@ -145,7 +140,7 @@ def plot_wipeout(run: Path, summary: dict) -> None:
     ax.set_title(f"Market-value change on {sd}")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
-    _save(fig, run / "plots" / "wipeout.png")
+    save_figure(fig, run / "plots" / "wipeout.png")
 
 
 def plot_beliefs(run: Path, summary: dict) -> None:
@@ -168,7 +163,7 @@ def plot_beliefs(run: Path, summary: dict) -> None:
     axes[0].set_title("Investors' beliefs over calendar time (lines: news; red = shock)")
     fig.autofmt_xdate()
     fig.tight_layout()
-    _save(fig, run / "plots" / "beliefs.png")
+    save_figure(fig, run / "plots" / "beliefs.png")
 
 
 def plot_order_flow(run: Path, summary: dict) -> None:
@@ -200,7 +195,7 @@ def plot_order_flow(run: Path, summary: dict) -> None:
         ax.grid(axis="y", alpha=0.3)
     np.atleast_1d(axes)[0].legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, run / "plots" / "order_flow.png")
+    save_figure(fig, run / "plots" / "order_flow.png")
 
 
 def plot_run(run: str | Path) -> list[Path]:

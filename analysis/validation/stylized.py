@@ -302,6 +302,15 @@ def statistic(name: str, r: ArrayLike) -> float:
     return float(STATISTICS[name].compute(a[~np.isnan(a)]))
 
 
+def reference_table() -> str:
+    """Markdown table of every registered statistic."""
+    rows = ["| statistic | unit | meaning |", "| --- | --- | --- |"]
+    for s in STATISTICS.values():
+        meaning = s.description.replace("|", "\\|")  # a bare | would end the cell
+        rows.append(f"| `{s.name}` | {s.unit} | {meaning} |")
+    return "\n".join(rows)
+
+
 def summary(r: ArrayLike) -> dict[str, float]:
     """Every statistic of :data:`STATISTICS` on ``r``, as a flat dict of floats.
 

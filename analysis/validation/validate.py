@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import table_log_returns
-from analysis.validation import stylized
 from analysis.validation.stylized import STATISTICS
 
 if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+    from concurrent.futures import Executor
 
+    from analysis.experiments.runner import Pool
     from sim.scenario import Scenario
 
 __all__ = [
@@ -46,12 +46,15 @@ __all__ = [
     "MIN_RETURNS",
     "ValidationError",
     "check_statistic",
+    "check_validation",
     "stylized_facts",
     "validate",
 ]
 
 # fewer daily returns than this cannot say anything about lags 1-20
 MIN_RETURNS = 40
+#: Modules the workers of a validation import once (in the local pool's fork server).
+PRELOAD = ("sim.simulate", "analysis.validation.validate")
 
 
 @dataclass(frozen=True)
@@ -108,12 +111,12 @@ def stylized_facts(r: Any) -> dict[str, float | None]:
     return out
 
 
-def _simulate_returns(scenario: Scenario, seed: int) -> pd.DataFrame:
-    """Worker: one replication's daily table (date, ticker, close, return_pct)."""
+def _simulate_returns(scenario: Scenario, seed: int, ticker: str) -> np.ndarray:
+    """Worker: one replication's daily log returns of ``ticker`` (fraction per session)."""
     from sim.simulate import run_model
 
     _, res = run_model(scenario, seed=seed, progress=False)
-    return res.daily[["date", "ticker", "close", "return_pct"]]
+    return table_log_returns(res.daily, ticker)
 
 
 def _aggregate(values: list[float | None]) -> dict[str, float | None]:
@@ -154,122 +157,6 @@ def _load_real(real_file: Path, start: str | None, end: str | None) -> pd.Series
             f"need at least {MIN_RETURNS}"
         )
     return r
-
-
-# --------------------------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------------------------
-SIM_COLOR = "#1f77b4"
-REAL_COLOR = "black"
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from sim.io import atomic_write
-
-    atomic_write(path, lambda t: fig.savefig(t, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
-
-
-def _standardise(a: np.ndarray) -> np.ndarray:
-    s = a.std()
-    return (a - a.mean()) / s if s > 0 else a - a.mean()
-
-
-def plot_acf(
-    sims: list[np.ndarray], real: np.ndarray, max_lag: int, title: str, path: Path
-) -> None:
-    """ACF of returns and of |returns|: simulated median with min-max band, and the real."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
-    lags = np.arange(1, max_lag + 1)
-    for ax, fn, what in (
-        (axes[0], stylized.acf_returns, "returns $r_t$"),
-        (axes[1], stylized.acf_abs_returns, "absolute returns $|r_t|$"),
-    ):
-        curves = np.array([fn(s, max_lag) for s in sims])
-        ax.fill_between(lags, curves.min(axis=0), curves.max(axis=0), color=SIM_COLOR, alpha=0.25,
-                        lw=0, label=f"simulated min-max ({len(sims)} runs)")  # fmt: skip
-        ax.plot(lags, np.median(curves, axis=0), color=SIM_COLOR, lw=1.5, label="simulated median")
-        ax.plot(lags, fn(real, max_lag), color=REAL_COLOR, lw=1.2, label="real")
-        # 95 % band of an i.i.d. series of the simulated length
-        ci = 1.96 / np.sqrt(min(s.size for s in sims))
-        ax.axhspan(-ci, ci, color="grey", alpha=0.15, lw=0, label="±1.96/√n (i.i.d.)")
-        ax.axhline(0, color="grey", lw=0.6)
-        ax.set_xlabel("lag (trading days)")
-        ax.set_ylabel("autocorrelation")
-        ax.set_title(f"ACF of {what}")
-        ax.set_xlim(0.5, max_lag + 0.5)
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, loc="upper right")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    _save(fig, path)
-
-
-def plot_distribution(sims: list[np.ndarray], real: np.ndarray, title: str, path: Path) -> None:
-    """Density of standardised daily returns on a log scale: simulated pooled, real, normal."""
-    import matplotlib.pyplot as plt
-    import scipy.stats
-
-    pooled = np.concatenate([_standardise(s) for s in sims])
-    z_real = _standardise(real)
-    lim = float(np.ceil(max(np.abs(pooled).max(), np.abs(z_real).max(), 4.0)))
-    bins = np.linspace(-lim, lim, int(4 * lim) + 1)  # 0.5-sigma bins
-    centres = 0.5 * (bins[1:] + bins[:-1])
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for z, color, label, marker in (
-        (pooled, SIM_COLOR, f"simulated (pooled, {len(sims)} runs, n={pooled.size})", "o"),
-        (z_real, REAL_COLOR, f"real (n={z_real.size})", "s"),
-    ):
-        dens, _ = np.histogram(z, bins=bins, density=True)
-        ok = dens > 0
-        ax.plot(centres[ok], dens[ok], marker=marker, ms=4, lw=1.0, color=color, label=label)
-    x = np.linspace(-lim, lim, 400)
-    ax.plot(x, scipy.stats.norm.pdf(x), "--", color="grey", lw=1.0, label="standard normal")
-    ax.set_yscale("log")
-    floor = 0.5 / (max(pooled.size, z_real.size) * (bins[1] - bins[0]))
-    ax.set_ylim(floor, 1.0)
-    ax.set_xlabel("standardised daily log return (in standard deviations)")
-    ax.set_ylabel("density (log scale)")
-    ax.set_title(title, fontsize=11)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    _save(fig, path)
-
-
-def plot_qq(sims: list[np.ndarray], real: np.ndarray, title: str, path: Path) -> None:
-    """QQ plot of standardised daily returns against the standard normal."""
-    import matplotlib.pyplot as plt
-    import scipy.stats
-
-    fig, ax = plt.subplots(figsize=(6.2, 6))
-    zlim = qlim = 0.0
-    pooled = np.sort(np.concatenate([_standardise(s) for s in sims]))
-    z_real = np.sort(_standardise(real))
-    series = (
-        (z_real, dict(ls="-", lw=1.8, color=REAL_COLOR, label=f"real (n={z_real.size})")),
-        (pooled, dict(ls="none", marker="o", ms=3.5, color=SIM_COLOR, alpha=0.7, mec="none",
-                      label=f"simulated, pooled (n={pooled.size})")),
-    )  # fmt: skip
-    for z, style in series:
-        q = scipy.stats.norm.ppf((np.arange(1, z.size + 1) - 0.5) / z.size)
-        ax.plot(q, z, **style)
-        zlim = max(zlim, float(np.abs(z).max()))
-        qlim = max(qlim, float(np.abs(q).max()))
-    ax.plot([-zlim, zlim], [-zlim, zlim], "--", color="grey", lw=1, label="normal (y = x)")
-    ax.set_xlim(-qlim - 0.3, qlim + 0.3)
-    ax.set_ylim(-zlim * 1.05, zlim * 1.05)
-    ax.set_xlabel("standard normal quantile")
-    ax.set_ylabel("standardised daily log return quantile")
-    ax.set_title(title, fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    _save(fig, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,6 +214,35 @@ def render_report(result: dict[str, Any], plots: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def check_validation(
+    scenario: Scenario,
+    real_file: str | Path,
+    ticker: str | None = None,
+    replications: int = 5,
+    start: str | None = DEFAULT_START,
+    end: str | None = DEFAULT_END,
+) -> tuple[str, pd.Series]:
+    """The simulated ticker and the real daily log returns, or :class:`ValidationError`.
+
+    Every check of :func:`validate` that needs no simulation: a missing or unreadable real
+    file, an unknown ticker, too few real returns or too few sessions in the scenario.
+    """
+    from sim.calendar import sessions
+
+    real_file = Path(real_file)
+    if replications < 1:
+        raise ValidationError(f"--replications must be at least 1, got {replications}")
+    tk = _choose_ticker(scenario, real_file, ticker)
+    real = _load_real(real_file, start, end)
+    n_sessions = len(sessions(scenario.calendar))
+    if n_sessions < MIN_RETURNS:
+        raise ValidationError(
+            f"scenario {scenario.name}: its calendar has {n_sessions} sessions, so too few daily "
+            f"returns; need at least {MIN_RETURNS} (lengthen calendar.end)"
+        )
+    return tk, real
+
+
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
@@ -340,7 +256,8 @@ def validate(
     seed: int | None = None,
     start: str | None = DEFAULT_START,
     end: str | None = DEFAULT_END,
-    workers: int = 1,
+    workers: int | None = None,
+    executor: Pool | Executor | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the replications, compare their stylized facts with the real series, write files.
@@ -351,30 +268,25 @@ def validate(
     content.
     """
     from analysis.experiments.ensemble import replication_seeds, run_replications
-    from sim.calendar import sessions
+    from analysis.plots.validation import plot_acf, plot_distribution, plot_qq
     from sim.io import atomic_write, write_json
 
     real_file = Path(real_file)
     out = Path(out)
-    if replications < 1:
-        raise ValidationError(f"--replications must be at least 1, got {replications}")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ValidationError(f"--workers must be at least 1, got {workers}")
-    tk = _choose_ticker(scenario, real_file, ticker)
-    real = _load_real(real_file, start, end)
-    n_sessions = len(sessions(scenario.calendar))
-    if n_sessions < MIN_RETURNS:
-        raise ValidationError(
-            f"scenario {scenario.name}: its calendar has {n_sessions} sessions, so too few daily "
-            f"returns; need at least {MIN_RETURNS} (lengthen calendar.end)"
-        )
+    tk, real = check_validation(scenario, real_file, ticker, replications, start, end)
     base = scenario.seed if seed is None else seed
     seeds = replication_seeds(base, replications)
-    dailies = run_replications(
-        _simulate_returns, scenario, seeds, workers=workers, progress=progress,
+    sims = run_replications(
+        _simulate_returns,
+        [(scenario, s, tk) for s in seeds],
+        executor=executor,
+        workers=workers,
+        progress=progress,
         desc=f"validate {scenario.name}",
-    )  # fmt: skip
-    sims = [table_log_returns(d, tk) for d in dailies]
+        preload=PRELOAD,
+    )
     for s, sd in zip(sims, seeds, strict=True):
         if not np.isfinite(s).all():
             raise ValidationError(f"{scenario.name} seed {sd}: non-finite {tk} prices")
