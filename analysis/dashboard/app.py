@@ -377,8 +377,8 @@ def WatchTab(dash: Dash):
 @solara.component
 def RunFolderTab(dash: Dash):
     text = solara.use_reactive("")
-    solara.Markdown(
-        "A folder written by `python run.py run SCENARIO.yaml` (daily.csv, intraday.csv, "
+    solara.Text(
+        "A folder written by 'python run.py run SCENARIO.yaml' (daily.csv, intraday.csv, "
         "flows.csv, beliefs.csv, events.csv, summary.json). Type its path and press Enter."
     )
     solara.InputText(
@@ -403,9 +403,9 @@ def RunFolderTab(dash: Dash):
 @solara.component
 def SweepTab(dash: Dash):
     text = solara.use_reactive("")
-    solara.Markdown(
-        "A folder written by `python run.py sweep SPEC.yaml` (sweep.json, runs.csv / "
-        "runs.parquet) and, after `python run.py analyze DIR`, its `analysis/` outputs: "
+    solara.Text(
+        "A folder written by 'python run.py sweep SPEC.yaml' (sweep.json, runs.csv, "
+        "runs.parquet) and, after 'python run.py analyze DIR', its analysis/ outputs: "
         "drivers, heatmaps, Sobol' or Morris indices. Type its path and press Enter."
     )
     solara.InputText(
@@ -419,10 +419,14 @@ def SweepTab(dash: Dash):
     if view is None:
         return
     c = view.counts
-    solara.Markdown(
-        f"**{view.name}**: {view.design} design over {', '.join(view.parameters)}; "
-        f"metrics {', '.join(view.metrics)}; fixed {view.fixed or 'nothing'}. "
-        f"{c['recorded']} of {c['tasks']} runs recorded, {c['ok']} ok, {c['failed']} failed."
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=(
+            f"<b>{html.escape(view.name)}</b>: {html.escape(view.design)} design over "
+            f"{html.escape(', '.join(view.parameters))}; metrics "
+            f"{html.escape(', '.join(view.metrics))}; fixed {html.escape(str(view.fixed or '-'))}. "
+            f"{c['recorded']} of {c['tasks']} runs recorded, {c['ok']} ok, {c['failed']} failed."
+        ),
     )
     if not view.analysed:
         solara.Warning(
@@ -436,9 +440,11 @@ def SweepTab(dash: Dash):
         for name, df in view.tables.items():
             with solara.lab.Tab(name.removesuffix(".csv")):
                 solara.DataFrame(df, items_per_page=15)
-    for img in view.images:
-        solara.Text(img.name, classes=["moat-note"])
-        solara.Image(img, width="720px")
+    with solara.Row(gap="12px", style={"flex-wrap": "wrap"}):
+        for img in view.images:
+            with solara.Column(gap="2px", style={"width": "560px"}):
+                solara.Text(img.name, classes=["moat-note"])
+                solara.Image(img, width="560px")
 
 
 @solara.component
