@@ -243,3 +243,41 @@ def test_cli_refuses_a_bad_scenario(tmp_path, capsys):
     assert run.main(["dashboard", str(bad)]) == 2
     assert "bad.yaml" in capsys.readouterr().err
     assert run.main(["dashboard", "--port", "70000"]) == 2
+
+
+def test_charts_as_mesa_components():
+    import solara
+
+    from analysis.dashboard.mesa_components import components, model_frame
+    from sim.model import MoatshockModel
+
+    m = MoatshockModel(load_scenario(DEEPSEEK, TINY))
+    for _ in range(120):
+        m.step()
+    assert model_frame(m).tick == 120
+    for make in components():
+
+        @solara.component
+        def View(make=make):
+            return make(m)
+
+        solara.render(View(), handle_error=False)
+
+
+def test_reset_while_running_shows_the_new_run_only():
+    from analysis.dashboard.state import Dash
+
+    d = Dash()
+    d.set_text(next(c for c in d.controls.value if c.path == "population.size"), "300")
+    d.play()
+    time.sleep(0.5)
+    old = d.run
+    d.reset()
+    assert d.run is not old and not d.playing.value
+    old._thread.join(10)
+    time.sleep(0.3)
+    assert d.frame.value.tick == 0 and d.frame.value.n == 0
+    d.set_text(next(c for c in d.controls.value if c.path == "network.q"), "x")
+    d.play()
+    assert any("marked in red" in m for m in d.general.value)
+    assert "expected a number" in d.errors.value["network.q"]

@@ -19,7 +19,8 @@ from analysis.dashboard.frame import Frame, Recorder
 from sim.model import MoatshockModel
 from sim.scenario import Scenario
 
-#: Time between two screen updates while playing, seconds (about 6 updates per second).
+#: Time between two screen updates while playing, seconds (about 6 updates per second, so that
+#: a busy browser, which skips an update while it is still drawing one, shows 5 or more).
 PERIOD = 0.16
 
 

@@ -34,8 +34,8 @@ from sim.scenario import Scenario, ScenarioError
 
 OTHER_FILE = "another file (type its path below)"
 #: While a run plays, the belief, flow and market-value charts follow every SLOW_EVERY-th
-#: update (about two a second); the price chart, the table and the clock follow all of them.
-SLOW_EVERY = 3
+#: update (about twice a second); the price chart, the table and the clock follow all of them.
+SLOW_EVERY = 4
 
 
 def _short(path: str) -> str:
@@ -76,6 +76,7 @@ class Dash:
         self.playing = solara.reactive(False)
         self.market_data: Path | None = None
         self.run: LiveRun | None = None
+        self._token = 0  # which run's frames are shown
         self.run_key: str | None = None
         self.folder_frame = solara.reactive(None)  # type: ignore[var-annotated]
         self.folder_error = solara.reactive(None)  # type: ignore[var-annotated]
@@ -185,11 +186,15 @@ class Dash:
 
     # -- the run -------------------------------------------------------------------------
     def _stop_run(self) -> None:
+        """Stop the current run without waiting (its last frame, if any, is ignored)."""
+        self._token += 1
         if self.run is not None:
-            self.run.close()
+            self.run.close(timeout=0)
             self.run = None
 
-    def _on_frame(self, frame: Frame) -> None:
+    def _on_frame(self, frame: Frame, token: int) -> None:
+        if token != self._token:
+            return  # a frame of a run that was stopped or replaced
         still = frame.finished or self.run is None or not self.run.playing
         if still or frame.serial % SLOW_EVERY == 0 or self.slow_frame.value is None:
             self.slow_frame.value = frame
@@ -197,7 +202,8 @@ class Dash:
         if still:
             self.playing.value = False
 
-    def _new_run(self) -> LiveRun | None:
+    def _refuse_if_invalid(self) -> Scenario | None:
+        """The scenario with the typed values; None, with a message, if a field is bad."""
         scn = self.validated()
         if scn is None:
             n = len(self.errors.value)
@@ -206,6 +212,11 @@ class Dash:
                     *self.general.value,
                     f"fix the {n} field(s) marked in red first",
                 )
+        return scn
+
+    def _new_run(self) -> LiveRun | None:
+        scn = self._refuse_if_invalid()
+        if scn is None:
             return None
         previous = self.frame.value
         key = self._key()
@@ -220,7 +231,8 @@ class Dash:
             self.note.value = "the previous run is kept for comparison (grey, dashed)"
         self._stop_run()
         try:
-            run = LiveRun(scn, self.label(scn), self._on_frame)
+            token = self._token
+            run = LiveRun(scn, self.label(scn), lambda f: self._on_frame(f, token))
         except (ScenarioError, ValueError) as exc:
             self.general.value = (*self.general.value, str(exc))
             return None
@@ -238,6 +250,8 @@ class Dash:
 
     def play(self) -> None:
         def go() -> None:
+            if self._refuse_if_invalid() is None:
+                return
             run = self.run
             if run is None or run.finished or self._key() != self.run_key:
                 run = self._new_run()
@@ -258,6 +272,8 @@ class Dash:
 
     def step(self) -> None:
         def go() -> None:
+            if self._refuse_if_invalid() is None:
+                return
             run = self.run
             if run is None or run.finished or self._key() != self.run_key:
                 run = self._new_run()
