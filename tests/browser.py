@@ -114,6 +114,16 @@ def open_page(browser, url: str, width: int = 1600, height: int = 1000):
     return page, time.perf_counter() - t0
 
 
+def screenshot(page, path) -> None:
+    """A full-page screenshot, after scrolling through so that every chart is drawn."""
+    for testid in ("flows", "beliefs", "prices"):
+        loc = page.locator(f"[data-testid={testid}]")
+        if loc.count():
+            loc.first.scroll_into_view_if_needed()
+            page.wait_for_timeout(700)
+    page.screenshot(path=path, full_page=True)
+
+
 def set_value(page, path: str, text: str) -> None:
     """Type ``text`` into the control of override path ``path`` and commit it (Enter)."""
     box = page.locator(f".input-{path.replace('.', '-')} input")

@@ -18,6 +18,7 @@ from tests.browser import (
     launch,
     open_page,
     run_to_end,
+    screenshot,
     serial,
     set_value,
     start_dashboard,
@@ -47,7 +48,7 @@ def test_dashboard_in_browser(tmp_path):
     with start_dashboard(*args) as url, launch(CHROMIUM) as browser:
         page, load_s = open_page(browser, url)
         print(f"\npage load (navigation to first chart drawn): {load_s:.2f} s")
-        page.screenshot(path=tmp_path / "01_loaded.png", full_page=True)
+        screenshot(page, tmp_path / "01_loaded.png")
         assert "Not started" in status(page)
 
         # a small crowd keeps each run to a few seconds
@@ -55,7 +56,7 @@ def test_dashboard_in_browser(tmp_path):
         t_first = run_to_end(page)
         first = table_value(page, "NVDA", 1)
         assert first != "–", "NVDA's simulated return is shown after the run"
-        page.screenshot(path=tmp_path / "02_first_run.png", full_page=True)
+        screenshot(page, tmp_path / "02_first_run.png")
         serial_before = serial(page)
 
         # a less credible cost claim: the previous run is kept and drawn for comparison
@@ -70,7 +71,7 @@ def test_dashboard_in_browser(tmp_path):
         assert serial(page) != serial_before or "finished" in status(page)
         assert page.locator(".compare-label").count() == 1
         assert table_value(page, "NVDA", 7) == first, "the comparison column is the first run"
-        page.screenshot(path=tmp_path / "03_compared.png", full_page=True)
+        screenshot(page, tmp_path / "03_compared.png")
 
         # bad input: a message next to the control, the page and its charts stay
         set_value(page, CRED, "abc")

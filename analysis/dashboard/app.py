@@ -15,7 +15,7 @@ import solara
 import solara.lab
 
 from analysis.dashboard import figures
-from analysis.dashboard.chart import PlotlyChart
+from analysis.dashboard.chart import PlotlyChart, figure_json
 from analysis.dashboard.controls import GROUPS, Control, parse_text
 from analysis.dashboard.frame import Frame
 from analysis.dashboard.state import OTHER_FILE, Dash
@@ -332,10 +332,12 @@ def Charts(
     if ticker not in info.tickers:
         ticker = default
     keys = [id(slow), id(compare)]
-    wipeout = solara.use_memo(lambda: figures.wipeout_figure(slow, compare), keys)
-    beliefs = solara.use_memo(lambda: figures.beliefs_figure(slow, compare), keys)
-    flows = solara.use_memo(lambda: figures.flows_figure(slow, ticker, compare), [*keys, ticker])
-    prices = figures.prices_figure(frame, compare, market_data)
+    wipeout = solara.use_memo(lambda: figure_json(figures.wipeout_figure(slow, compare)), keys)
+    beliefs = solara.use_memo(lambda: figure_json(figures.beliefs_figure(slow, compare)), keys)
+    flows = solara.use_memo(
+        lambda: figure_json(figures.flows_figure(slow, ticker, compare)), [*keys, ticker]
+    )
+    prices = figure_json(figures.prices_figure(frame, compare, market_data))
     box = {"flex": "1 1 520px", "min-width": "420px"}
     row = {"flex-wrap": "wrap", "align-items": "flex-start"}
     PlotlyChart(figure=prices, testid=f"{prefix}prices", height=470)

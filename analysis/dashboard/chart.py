@@ -32,10 +32,17 @@ def PlotlyChartJSON(
     """A Plotly figure given as JSON text."""
 
 
-@solara.component
-def PlotlyChart(figure: dict, testid: str = "chart", height: int = 400):
-    """A Plotly figure; ``testid`` becomes the element's ``data-testid``; height in pixels."""
-    text = solara.use_memo(
-        lambda: json.dumps(figure, separators=(",", ":"), allow_nan=False), [id(figure)]
-    )
+def figure_json(figure: dict) -> str:
+    """A figure as compact JSON text (NaN is not JSON: figures carry None for gaps)."""
+    return json.dumps(figure, separators=(",", ":"), allow_nan=False)
+
+
+def PlotlyChart(figure: dict | str, testid: str = "chart", height: int = 400):
+    """A Plotly figure (a dictionary, or its :func:`figure_json` text); ``testid`` becomes the
+    element's ``data-testid``; height in pixels.
+
+    A plain function, not a component: the element it returns holds only text, which Solara
+    compares at a glance when the page redraws.
+    """
+    text = figure if isinstance(figure, str) else figure_json(figure)
     return PlotlyChartJSON(figure_json=text, testid=testid, height=height)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 QUANTILES = ("q05", "q25", "q50", "q75", "q95")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunInfo:
     """What a scenario fixes before a run: assets, calendar, reference values."""
 
@@ -85,13 +85,14 @@ class RunInfo:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frame:
     """A run so far (or finished): the arrays the dashboard draws.
 
     ``prices``/``volume`` are (n, A), ``flows`` (n, C, A) over the ``n`` trading steps done;
     ``beliefs`` is (m, F, 5) quantiles (5, 25, 50, 75, 95 %) at ``belief_times``; ``events``
-    are the scheduled news released so far as (time, label, is_shock).
+    are the scheduled news released so far as (time, label, is_shock). Two frames are equal
+    only if they are the same object (the page compares them at every redraw).
     """
 
     info: RunInfo

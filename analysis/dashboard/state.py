@@ -35,7 +35,7 @@ from sim.scenario import Scenario, ScenarioError
 OTHER_FILE = "another file (type its path below)"
 #: While a run plays, the belief, flow and market-value charts follow every SLOW_EVERY-th
 #: update (about twice a second); the price chart, the table and the clock follow all of them.
-SLOW_EVERY = 4
+SLOW_EVERY = 3
 
 
 def _short(path: str) -> str:
