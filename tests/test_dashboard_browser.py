@@ -85,6 +85,17 @@ def test_dashboard_in_browser(tmp_path):
         assert "marked in red" in page.locator(".general-error").first.inner_text()
         assert table_value(page, "NVDA", 1) == second, "nothing was lost"
         page.locator(f".ctl-{CRED.replace('.', '-')}").screenshot(path=tmp_path / "04_bad.png")
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(
+            f"extends: {ROOT / 'scenarios' / 'deepseek_2025.yaml'}\nnetwork: {{q: -1}}\n"
+        )
+        box = page.locator(".input-scenario-path input")
+        box.fill(str(bad))
+        box.press("Enter")
+        page.wait_for_selector(".scenario-error .v-messages__message")
+        msg = page.locator(".scenario-error .v-messages__message").first.inner_text()
+        assert "bad.yaml: network.q" in msg and "greater than or equal to 0" in msg
+        assert table_value(page, "NVDA", 1) == second, "the loaded run stays"
 
         # 10,000 investors: the charts redraw at least 5 times per second while running
         set_value(page, CRED, "0.6")

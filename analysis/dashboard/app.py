@@ -137,10 +137,8 @@ def ScenarioPicker(dash: Dash):
             value=dash.path_text.value,
             on_value=dash.load_typed_path,
             error=dash.path_error.value or False,
-            classes=["input-scenario-path"],
+            classes=["input-scenario-path", "scenario-error" if dash.path_error.value else ""],
         )
-    if dash.path_error.value:
-        solara.Error(dash.path_error.value, classes=["scenario-error"], dense=True)
 
 
 @solara.component
