@@ -66,7 +66,7 @@ def test_parse_text_messages(controls):
 def test_validation_messages_are_placed_next_to_their_control(raw, controls):
     res = check(raw, {"news.viral_cost_claim.credibility": -1.0}, controls, "deepseek_2025.yaml")
     assert res.scenario is None
-    assert "greater than 0" in res.errors["news.viral_cost_claim.credibility"]
+    assert "greater than or equal to 0.001" in res.errors["news.viral_cost_claim.credibility"]
     res = check(raw, {"population.size": 5}, controls, "deepseek_2025.yaml")
     assert "greater than or equal to 100" in res.errors["population.size"]
     zero = {c.path: 0.0 for c in controls if c.path.endswith(".share") and "cohorts" in c.path}
@@ -156,7 +156,7 @@ def test_run_folder_reads_back(finished, tmp_path):
     from analysis.outputs import write_run
 
     scn, partial, frame, result = finished
-    write_run(result, tmp_path / "run", plots=False)
+    write_run(result, tmp_path / "run", skip=("plots",))
     back = frame_from_folder(tmp_path / "run")
     assert back.finished and back.n == frame.n
     assert np.allclose(back.prices, frame.prices, rtol=1e-5)

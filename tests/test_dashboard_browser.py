@@ -79,7 +79,7 @@ def test_dashboard_in_browser(tmp_path):
         assert "expected a number" in control_message(page, CRED)
         set_value(page, CRED, "-1")
         page.wait_for_timeout(300)
-        assert "greater than 0" in control_message(page, CRED)
+        assert "greater than or equal to 0.001" in control_message(page, CRED)
         page.locator(".btn-run").click()
         page.wait_for_timeout(300)
         assert "marked in red" in page.locator(".general-error").first.inner_text()
