@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -65,4 +65,4 @@ def shock_date(result: RunResult) -> dt.date:
         return ref
     d = result.daily
     worst = d.groupby("date")["return_pct"].apply(lambda s: s.abs().mean()).idxmax()
-    return pd.Timestamp(worst).date()
+    return pd.Timestamp(cast(dt.datetime, worst)).date()  # the "date" column holds datetimes

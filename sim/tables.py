@@ -41,8 +41,8 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     df = model.datacollector.get_model_vars_dataframe()
     trading = df[df["trading"]]
     ts = pd.to_datetime(np.array(trading["timestamp"].tolist(), dtype="M8[m]"))
-    lp = np.stack(trading["log_price"].to_numpy())
-    vol = np.stack(trading["volume"].to_numpy())
+    lp = np.stack(list(trading["log_price"]))  # one (A,) array per step
+    vol = np.stack(list(trading["volume"]))
     n_steps, n_a = lp.shape
     intraday = pd.DataFrame(
         {

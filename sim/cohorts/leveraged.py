@@ -12,6 +12,7 @@ from sim.cohorts.fundamental import Fundamental, GapClosingConfig
 from sim.cohorts.registry import register
 
 if TYPE_CHECKING:
+    from sim.model import MoatshockModel
     from sim.universe import Universe
 
 
@@ -85,7 +86,13 @@ class Leveraged(Fundamental):
         tilt = w0 * (1.0 + cfg.crowding * z)
         return tilt * w0.sum() / tilt.sum()
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self,
+        model: MoatshockModel,
+        rows: slice,
+        cfg: LeveragedConfig,
+        rng: np.random.Generator,
+    ) -> None:
         self.leverage = cfg.leverage
         super().__init__(model, rows, cfg, rng)
         self.forced = np.zeros_like(self.holdings)
