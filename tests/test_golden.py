@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.golden.hashes import HASHES, compute, load, numpy_key
+from tests.golden.hashes import HASHES, ROOT, compute, load, numpy_key
 
 
 def test_golden_tables_are_byte_identical(tmp_path):
@@ -20,7 +20,7 @@ def test_golden_tables_are_byte_identical(tmp_path):
         pytest.skip(
             f"no golden hashes recorded for {key} (recorded: {', '.join(sorted(recorded))}); "
             "check that this numpy gives the same results up to rounding, then record them with "
-            f"`python -m tests.golden.hashes --update` and commit {HASHES.name}"
+            f"`python -m tests.golden.hashes --update` and commit {HASHES.relative_to(ROOT)}"
         )
     expected = recorded[key]
     got = compute(tmp_path)

@@ -5,9 +5,11 @@ deliberately (``python -m tests.golden.hashes --update``) and says why in its co
 
 The hashes are recorded per numpy minor version (``"numpy 2.4"``, ...): numpy's float64 ``exp``,
 ``log``, ``expm1``, ``log1p`` and ``power`` may round the last bit differently from one release to
-another (numpy 1.26 and 2.x do, on this project's machines; 2.0 to 2.5 agree), and the
-simulation runs them on every step. ``--update`` writes the set of the numpy it runs with and
-keeps the others; a numpy with no recorded set skips the test, saying how to record one.
+another, and the simulation runs them on every step (numpy 1.26 and 2.x differ in the last bit
+on this project's machines, so prices and volumes differ from the first auction on; 2.0 to 2.5
+give the same bytes). ``--update`` writes the set of the numpy it runs with, keeps the others
+and says which recorded versions give the same bytes; a numpy with no recorded set skips the
+test, saying how to record one.
 
 What is hashed:
 
