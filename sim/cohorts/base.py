@@ -37,9 +37,9 @@ class CohortConfig(StrictModel):
 class Cohort(mesa.Agent):
     """A strategy type. ``rows`` is the slice of the population arrays its members occupy.
 
-    Class flags: ``elastic`` (submits a demand schedule: set by subclassing
-    :class:`ElasticCohort`, not by hand), ``market_maker`` (the auction's residual counterparty; exactly one such
-    cohort per scenario) and ``crowded`` (holds the crowded book at neutral, see
+    Class flags: ``elastic`` (submits a demand schedule; set by subclassing
+    :class:`ElasticCohort`, not by hand), ``market_maker`` (the auction's residual counterparty;
+    exactly one such cohort per scenario) and ``crowded`` (holds the crowded book at neutral, see
     :meth:`sim.model.MoatshockModel.neutral_weights`).
     """
 
