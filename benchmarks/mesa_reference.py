@@ -429,7 +429,9 @@ class MesaReferenceModel(mesa.Model):
     """Plain-Mesa copy of a :class:`MoatshockModel`, one agent per investor, from its state."""
 
     def __init__(self, sim_model: MoatshockModel, seed: int = 0) -> None:
-        super().__init__(seed=seed)
+        # an integer ``rng`` seeds Mesa's ``random`` and ``rng`` exactly as ``seed=`` did (which
+        # Mesa 3.5 deprecates)
+        super().__init__(rng=seed)
         s = sim_model
         u = s.universe
         self.scn = s.scn

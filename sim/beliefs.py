@@ -22,7 +22,11 @@ from sim.scenario import BeliefsConfig
 
 
 def bayes_update(
-    mu: np.ndarray, tau: np.ndarray, signal: np.ndarray, precision: np.ndarray, weight: np.ndarray
+    mu: np.ndarray,
+    tau: np.ndarray,
+    signal: np.ndarray,
+    precision: np.ndarray | float,
+    weight: np.ndarray | float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normal-normal update; all arguments broadcast. Returns (posterior mean, precision)."""
     wp = weight * precision
@@ -48,8 +52,8 @@ class Beliefs:
         n_f = len(factor_names)
         n_a = exposures.shape[0]
         self.factor_names = factor_names
-        self.exposures_t = np.ascontiguousarray(exposures.T.astype(dtype))  # (F, A)
-        self.consensus = consensus.astype(dtype)
+        self.exposures_t: np.ndarray = np.ascontiguousarray(exposures.T.astype(dtype))  # (F, A)
+        self.consensus: np.ndarray = consensus.astype(dtype)
         self.i_cd = factor_names.index("compute_demand")
         self.i_moat = factor_names.index("frontier_moat")
         self.i_cost = factor_names.index("cost_of_intelligence")
@@ -60,23 +64,25 @@ class Beliefs:
         tilt = np.where(bull, 0.5, -0.5) * cfg.bull_bear_gap
         mu[:, self.i_cd] += tilt
         mu[:, self.i_moat] += tilt
-        self.mu = mu.astype(dtype)
-        self.tau = np.full((n, n_f), cfg.prior_precision, dtype=dtype)
+        self.mu: np.ndarray = mu.astype(dtype)
+        self.tau: np.ndarray = np.full((n, n_f), cfg.prior_precision, dtype=dtype)
         self.trust = (
             cfg.trust_mean
             * np.exp(cfg.trust_dispersion * rng.standard_normal(n) - 0.5 * cfg.trust_dispersion**2)
             * reaction
         ).astype(dtype)
         self.jevons = rng.random(n) < cfg.jevons_share
-        self.idio = np.zeros((n, n_a), dtype=dtype)
-        self.idio_tau = np.full(n, cfg.idiosyncratic_precision, dtype=dtype)
+        self.idio: np.ndarray = np.zeros((n, n_a), dtype=dtype)
+        self.idio_tau: np.ndarray = np.full(n, cfg.idiosyncratic_precision, dtype=dtype)
         self.bull = bull
         # believed log value minus log V0 (before the anchor), kept up to date row by row so
         # that a step never recomputes it for investors whose beliefs did not move
-        self.gap = np.empty((n, n_a), dtype=dtype)
+        self.gap: np.ndarray = np.empty((n, n_a), dtype=dtype)
         self._refresh(slice(None))
 
-    def interpreted(self, signal: np.ndarray, has: np.ndarray, jevons: bool) -> tuple:
+    def interpreted(
+        self, signal: np.ndarray, has: np.ndarray, jevons: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The (signal, informs-mask) an investor of the given kind reads from an event."""
         s = signal.copy()
         m = has.copy()

@@ -25,7 +25,8 @@ market maker absorbs the (tiny) difference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import elementwise
@@ -54,13 +55,13 @@ class ElasticSchedule:
     inv_g: np.ndarray  # (A,) 1 / (gamma sigma^2)
     lo: np.ndarray  # (A,) fraction
     hi: np.ndarray  # (A,) fraction
-    ubar: np.ndarray | None = None  # (A, B) wealth-weighted mean gap per bin (set on creation)
+    # (A, B) wealth-weighted mean gap per bin, derived on creation
+    ubar: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # the root finder evaluates the schedule ~10 times a step: the bin means are fixed
-        if self.ubar is None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                self.ubar = np.where(self.w > 0, self.wu / self.w, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.ubar = np.where(self.w > 0, self.wu / self.w, 0.0)
 
     @classmethod
     def from_investors(
@@ -193,9 +194,8 @@ def batch_auction(
     n_eval = 4
     if solve.any():
         idx = idx_all[solve]
-        res = _find_root(lp_ref, schedules, fixed, mm, lo[solve], hi[solve], idx, tol)
-        x[solve] = res.x
-        n_eval += int(np.max(res.nfev))
+        x[solve], nfev = _find_root(lp_ref, schedules, fixed, mm, lo[solve], hi[solve], idx, tol)
+        n_eval += nfev
     lp = lp_ref + x
     excess = excess_demand(x, idx_all, lp_ref, schedules, fixed, mm)
     return ClearingResult(lp=lp, at_limit=at_limit, n_eval=n_eval, excess_at_root=excess)
@@ -210,15 +210,19 @@ def _find_root(
     hi: np.ndarray,
     idx: np.ndarray,
     tol: float,
-):
+) -> tuple[np.ndarray, int]:
+    """Roots in ``[lo, hi]`` for assets ``idx``, and the most evaluations any asset needed."""
+
     # the root finder hands back only the still-active assets, so the asset index rides along
     # as an elementwise argument
     def f(x: np.ndarray, ix: np.ndarray) -> np.ndarray:
         return excess_demand(x, ix.astype(np.int64), lp_ref, schedules, fixed, mm)
 
-    return elementwise.find_root(
+    # scipy's result object: arrays ``x`` (the roots) and ``nfev`` (evaluations per asset)
+    res: Any = elementwise.find_root(
         f, (lo, hi), args=(idx,), tolerances={"xatol": tol, "xrtol": 0.0, "fatol": 0.0}
     )
+    return np.asarray(res.x), int(np.max(res.nfev))
 
 
 def sqrt_impact(

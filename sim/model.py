@@ -7,7 +7,9 @@ and Mesa's ``DataCollector`` records the step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import mesa
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from sim import clearing
 from sim.beliefs import Beliefs
 from sim.calendar import TICK_CLOSED, TICK_OPEN, build_ticks
-from sim.cohorts import Cohort, CohortType
+from sim.cohorts import Cohort, CohortType, ElasticCohort
 from sim.cohorts.market_maker import MarketMaker
 from sim.guard import Guard
 from sim.market import MarketState
@@ -63,6 +65,11 @@ def cohort_sizes(n: int, shares: list[float]) -> list[int]:
     return sizes.tolist()
 
 
+def _ignore_model(get: Callable[[], Any]) -> Callable[[MoatshockModel], Any]:
+    """A DataCollector model reporter calling a cohort's zero-argument getter."""
+    return lambda m: get()
+
+
 class MoatshockModel(mesa.Model):
     """Market of investor cohorts trading a universe of stocks through a price-formation rule.
 
@@ -94,7 +101,7 @@ class MoatshockModel(mesa.Model):
         self.rotation = scenario.universe.rotation if u.rest is not None else 0.0
         cap0 = u.market_cap0
         cash_share = scenario.universe.cash_share
-        self.total_wealth = cap0.sum() / (1.0 - cash_share)
+        self.total_wealth = float(cap0.sum() / (1.0 - cash_share))
         self._neutral = self._neutral_weights(scenario, cap0, cash_share)
         self.benchmark = self._neutral["others"]
         self.anchor = np.zeros(u.n_assets)
@@ -159,7 +166,7 @@ class MoatshockModel(mesa.Model):
                 "flows": lambda m: {k: v.copy() for k, v in m.last_flows.items()},
                 "beliefs": lambda m: m.belief_quantiles() if m._hourly() else None,
                 **{
-                    key: (lambda m, get=get: get())
+                    key: _ignore_model(get)
                     for c in self.cohorts.values()
                     for key, get in c.reporters().items()
                 },
@@ -252,7 +259,7 @@ class MoatshockModel(mesa.Model):
         cohorts' schedules alone at the observed prices.
         """
         self.wealth_update()
-        elastic = [c for c in self.cohorts.values() if c.elastic]
+        elastic = [c for c in self.cohorts.values() if isinstance(c, ElasticCohort)]
         for c in elastic:
             c.submit()
         scheds = [c.schedule(kappa=(1.0, 1.0)) for c in elastic]
@@ -345,7 +352,14 @@ class MoatshockModel(mesa.Model):
         if self.tick >= len(ticks):
             self.running = False
 
-    def _ration(self, res, scheds, fixed, quote, others) -> None:
+    def _ration(
+        self,
+        res: clearing.ClearingResult,
+        scheds: list[clearing.ElasticSchedule],
+        fixed: np.ndarray,
+        quote: clearing.MarketMakerQuote,
+        others: list[Cohort],
+    ) -> None:
         """At a limit move the market orders are filled pro rata with what the book absorbs.
 
         Like a limit-up/limit-down band: the price stops at the bound and only the part of the
@@ -369,7 +383,7 @@ class MoatshockModel(mesa.Model):
         others = [c for c in cohorts if c is not self.mm]
         fixed = np.sum([c.fixed for c in others], axis=0)
         quote = self.mm.quote()
-        elastic = [c for c in others if c.elastic]
+        elastic = [c for c in others if isinstance(c, ElasticCohort)]
         if pf.mechanism == "batch_auction":
             scheds = [c.schedule() for c in elastic]
             res = clearing.batch_auction(m.lp, scheds, fixed, quote, pf.bracket, pf.tolerance)
@@ -390,8 +404,8 @@ class MoatshockModel(mesa.Model):
             u = self.universe
             lp_new = m.lp + clearing.sqrt_impact(net, u.adv, u.daily_vol, pf.impact_y)
             at_limit = np.zeros(u.n_assets, dtype=bool)
-        for c in others:
-            c.execute(lp_new)
+        for o in others:
+            o.execute(lp_new)
         flow = np.sum([c.flow for c in others], axis=0)
         quoted = quote.shares(lp_new - m.lp, np.arange(m.lp.size))
         self.mm.absorb(flow, lp_new, quoted)

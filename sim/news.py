@@ -55,6 +55,12 @@ class Event:
         """Media hazard per hour at release."""
         return -np.log1p(-min(self.reach, 0.999999)) * LN2 / self.half_life_h
 
+    def live(self) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+        """``(informed, share, rng)`` of an event that is spreading (released, not retired)."""
+        if self.informed is None or self.share is None or self.rng is None:
+            raise RuntimeError(f"news {self.key} ({self.label}) is not spreading")
+        return self.informed, self.share, self.rng
+
 
 def scheduled_events(scn: Scenario) -> list[Event]:
     fnames, tickers = scn.factor_names, scn.tickers
@@ -234,7 +240,7 @@ class Diffusion:
             return
         pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
         who = self.net_by_contact.indices[pos]
-        share = ev.share
+        share = ev.live()[1]
         if total > self.n // 8:
             share += np.bincount(
                 who, weights=self.net_by_contact.data[pos], minlength=self.n
@@ -264,7 +270,8 @@ class Diffusion:
             hl = ev.half_life_h
             # media intensity integrated exactly over the tick
             media = ev.p0 * hl / LN2 * (2.0 ** (-age0 / hl) - 2.0 ** (-(age0 + hours) / hl))
-            ev.rng.random(dtype=np.float32, out=u)
+            informed, share, rng = ev.live()
+            rng.random(dtype=np.float32, out=u)
             # the same operations as the exact rate below, on the largest inputs: an upper
             # bound (float rounding is monotone), widened a hair for safety
             rate_max = self.attention_max * media
@@ -273,15 +280,15 @@ class Diffusion:
             p_max = -np.expm1(-rate_max) * (1.0 + 1e-6) + 1e-12
             if p_max < self.sparse_below:
                 cand = np.flatnonzero(u < p_max)
-                cand = cand[~ev.informed[cand]]
+                cand = cand[~informed[cand]]
             else:
-                cand = np.flatnonzero(~ev.informed)
+                cand = np.flatnonzero(~informed)
             rate = self.attention[cand] * media
             if self.q > 0:
-                rate = rate + cq * ev.share[cand]
+                rate = rate + cq * share[cand]
             p_new = -np.expm1(-rate)
             rows = cand[u[cand] < p_new]
-            ev.informed[rows] = True
+            informed[rows] = True
             ev.n_informed += rows.size
             if self.q > 0 and rows.size:
                 self._add_contacts(ev, rows)

@@ -38,7 +38,7 @@ def run_model(
         except MarketBreakdown as exc:
             stopped = exc
     tables = collect_tables(model)
-    diag = {
+    diag: dict[str, Any] = {
         "ticks": n_ticks,
         "trading_steps": model.n_trading,
         "investors": scenario.population.size,

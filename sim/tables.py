@@ -42,9 +42,9 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     trading = df[df["trading"]]
     ts = pd.to_datetime(np.array(trading["timestamp"].tolist(), dtype="M8[m]"))
     n_a = u.n_assets
-    # (steps, assets); a run stopped at its first trade has no rows
-    lp = np.stack(trading["log_price"].to_numpy()) if len(trading) else np.zeros((0, n_a))
-    vol = np.stack(trading["volume"].to_numpy()) if len(trading) else np.zeros((0, n_a))
+    # (steps, assets), one (A,) array per step; a run stopped at its first trade has no rows
+    lp = np.stack(list(trading["log_price"])) if len(trading) else np.zeros((0, n_a))
+    vol = np.stack(list(trading["volume"])) if len(trading) else np.zeros((0, n_a))
     n_steps, n_a = lp.shape
     intraday = pd.DataFrame(
         {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from sim.cohorts.base import Cohort, CohortConfig
+from sim.cohorts.base import Cohort, CohortConfig, ElasticCohort
 from sim.cohorts.registry import REGISTRY, CohortType, cohort_types, register
 
 _INFRASTRUCTURE = {"base", "registry"}
@@ -19,4 +19,12 @@ for _mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _mod.name not in _INFRASTRUCTURE and not _mod.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_mod.name}")
 
-__all__ = ["REGISTRY", "Cohort", "CohortConfig", "CohortType", "cohort_types", "register"]
+__all__ = [
+    "REGISTRY",
+    "Cohort",
+    "CohortConfig",
+    "ElasticCohort",
+    "CohortType",
+    "cohort_types",
+    "register",
+]

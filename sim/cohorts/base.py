@@ -41,9 +41,9 @@ class CohortConfig(StrictModel):
 class Cohort(mesa.Agent):
     """A strategy type. ``rows`` is the slice of the population arrays its members occupy.
 
-    Class flags a subclass may set: ``elastic`` (submits a demand schedule, see
-    :meth:`schedule`), ``market_maker`` (the auction's residual counterparty; exactly one such
-    cohort per scenario) and ``crowded`` (holds the crowded book at neutral, see
+    Class flags: ``elastic`` (submits a demand schedule; set by subclassing
+    :class:`ElasticCohort`, not by hand), ``market_maker`` (the auction's residual counterparty;
+    exactly one such cohort per scenario) and ``crowded`` (holds the crowded book at neutral, see
     :meth:`sim.model.MoatshockModel.neutral_weights`).
     """
 
@@ -55,11 +55,14 @@ class Cohort(mesa.Agent):
     market_maker: ClassVar[bool] = False
     crowded: ClassVar[bool] = False
 
+    #: set by ``mesa.Agent.__init__``; declared here only for its type (Mesa's own attribute,
+    #: never reassigned by a cohort: see tests/test_mesa_compat.py)
+    model: MoatshockModel
+
     def __init__(
         self, model: MoatshockModel, rows: slice, cfg: Any, rng: np.random.Generator
     ) -> None:
         super().__init__(model)
-        self.model: MoatshockModel = model
         self.rows = rows
         self.cfg = cfg
         self.stream = rng  # this cohort's own random stream (Mesa's agent.rng is the model's)
@@ -67,7 +70,7 @@ class Cohort(mesa.Agent):
         self.holdings = pop.holdings[rows]  # views: members are rows of the population arrays
         self.cash = pop.cash[rows]
         self.wealth = pop.wealth[rows]
-        self.n = self.holdings.shape[0]
+        self.n: int = self.holdings.shape[0]
         # neutral fraction of wealth per asset, per unit of leverage (see MoatshockModel)
         self.bench = model.neutral_weights(self.kind)
         self.delta = np.zeros_like(self.holdings)  # this step's trades, shares
@@ -95,9 +98,6 @@ class Cohort(mesa.Agent):
     # -- protocol ------------------------------------------------------------------------
     def submit(self) -> None:
         """Decide this step's orders from observed state (prices up to the last step)."""
-
-    def schedule(self) -> ElasticSchedule | None:
-        return None
 
     idle = False  # set by cohorts that placed no order this step: nothing to book
 
@@ -132,3 +132,27 @@ class Cohort(mesa.Agent):
         target = self.wealth[:, None] * target_frac * np.exp(-lp)
         np.subtract(target, self.holdings, out=self.delta)
         self.delta *= kappa
+
+
+class ElasticCohort(Cohort):
+    """A belief-driven cohort (``elastic``): it submits a demand *schedule*, not market orders.
+
+    Each trading step the model calls :meth:`submit`, then :meth:`schedule` (the aggregate
+    demand at any price, for the auction), then :meth:`prepare` with the clearing price (each
+    member's exact order) and :meth:`execute`. :meth:`fractions` gives members' target
+    fractions of wealth, with which the model starts them at their targets.
+    """
+
+    elastic: ClassVar[bool] = True
+
+    def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
+        """This step's demand schedule; ``kappa`` overrides the (gap, price) response shares."""
+        raise NotImplementedError
+
+    def prepare(self, lp_decide: np.ndarray) -> None:
+        """Fill ``self.delta`` with each member's order at log prices ``lp_decide``."""
+        raise NotImplementedError
+
+    def fractions(self, x: np.ndarray | float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+        """Members' target fractions of wealth at log price ``lp + x`` (x per asset)."""
+        raise NotImplementedError

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from sim.clearing import ElasticSchedule
-from sim.cohorts.base import Cohort, CohortConfig
+from sim.cohorts.base import CohortConfig, ElasticCohort
 from sim.cohorts.registry import register
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 class GapClosingConfig(CohortConfig):
     """Belief-driven cohorts: they close belief gaps gradually and respond to the price."""
 
+    if TYPE_CHECKING:
+        # every subclass defines these fields (with its own defaults and descriptions); they
+        # are declared here for the type checker only, so the schema's field order is unchanged
+        risk_aversion: float
+        horizon_days: float
+        adjust_per_step: float
+        open_adjust: float
+        price_response_per_step: float
+
     @model_validator(mode="after")
-    def _stable(self):
+    def _stable(self) -> GapClosingConfig:
         # closing the belief gap faster than responding to the price is a cobweb: it diverges
         if self.adjust_per_step > self.price_response_per_step:
             raise ValueError(
@@ -50,7 +62,7 @@ class FundamentalConfig(GapClosingConfig):
     order=0,
     description="active funds: mean-variance on believed values, long-only",
 )
-class Fundamental(Cohort):
+class Fundamental(ElasticCohort):
     """Active funds: mean-variance on believed values, long-only with position limits.
 
     Target fraction of wealth, as an active manager's tilt around the benchmark weight ``w_b``::
@@ -62,16 +74,21 @@ class Fundamental(Cohort):
     leaving the AI names partly rotates into the rest of the market.
     """
 
-    amplifiers = ("risk_aversion", "price_response_per_step", "reaction")
+    amplifiers: ClassVar[tuple[str, ...]] = ("risk_aversion", "price_response_per_step", "reaction")
 
-    elastic = True
     leverage = 1.0
 
     @classmethod
     def news_reaction(cls, cfg: Any) -> float:
         return float(cfg.reaction)
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self,
+        model: MoatshockModel,
+        rows: slice,
+        cfg: GapClosingConfig,
+        rng: np.random.Generator,
+    ) -> None:
         super().__init__(model, rows, cfg, rng)
         u = model.universe
         var_h = u.daily_vol**2 * cfg.horizon_days

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -12,6 +12,7 @@ from sim.cohorts.fundamental import Fundamental, GapClosingConfig
 from sim.cohorts.registry import register
 
 if TYPE_CHECKING:
+    from sim.model import MoatshockModel
     from sim.universe import Universe
 
 
@@ -80,7 +81,12 @@ class Leveraged(Fundamental):
     funds de-gross, and the more levered they are the more they sell.
     """
 
-    amplifiers = ("leverage", "crowding", "forced_sale_per_step", "margin_vol_sensitivity")
+    amplifiers: ClassVar[tuple[str, ...]] = (
+        "leverage",
+        "crowding",
+        "forced_sale_per_step",
+        "margin_vol_sensitivity",
+    )
 
     crowded = True
 
@@ -97,7 +103,13 @@ class Leveraged(Fundamental):
         tilt = w0 * (1.0 + cfg.crowding * z)
         return tilt * w0.sum() / tilt.sum()
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self,
+        model: MoatshockModel,
+        rows: slice,
+        cfg: LeveragedConfig,
+        rng: np.random.Generator,
+    ) -> None:
         self.leverage = cfg.leverage
         super().__init__(model, rows, cfg, rng)
         self.forced = np.zeros_like(self.holdings)

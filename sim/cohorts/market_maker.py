@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 import numpy as np
 from pydantic import Field
 
 from sim.clearing import MarketMakerQuote
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 class MarketMakerConfig(CohortConfig):
@@ -36,11 +41,13 @@ class MarketMaker(Cohort):
     residual counterparty of the auction, so the market always clears exactly.
     """
 
-    amplifiers = ("depth", "vol_widening", "inventory_limit_adv")
+    amplifiers: ClassVar[tuple[str, ...]] = ("depth", "vol_widening", "inventory_limit_adv")
 
     market_maker = True
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self, model: MoatshockModel, rows: slice, cfg: MarketMakerConfig, rng: np.random.Generator
+    ) -> None:
         super().__init__(model, rows, cfg, rng)
         u = model.universe
         steps = model.ticks.steps_per_session

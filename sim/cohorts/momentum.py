@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 class MomentumConfig(CohortConfig):
@@ -53,9 +56,16 @@ class Momentum(Cohort):
     shares and observed volatility, so the herding survives any population size.
     """
 
-    amplifiers = ("aggressiveness", "signal_scale", "adjust_per_step", "herding")
+    amplifiers: ClassVar[tuple[str, ...]] = (
+        "aggressiveness",
+        "signal_scale",
+        "adjust_per_step",
+        "herding",
+    )
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self, model: MoatshockModel, rows: slice, cfg: MomentumConfig, rng: np.random.Generator
+    ) -> None:
         super().__init__(model, rows, cfg, rng)
         self.horizons = np.array(cfg.horizons_steps)
         self.h_idx = rng.integers(0, len(self.horizons), size=self.n)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 import numpy as np
 from pydantic import Field
 
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 class PassiveConfig(CohortConfig):
@@ -24,9 +29,11 @@ class PassiveConfig(CohortConfig):
 class Passive(Cohort):
     """Index funds: hold their shares; trade only on fund flows, at the close."""
 
-    amplifiers = ("flow_volatility",)
+    amplifiers: ClassVar[tuple[str, ...]] = ("flow_volatility",)
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self, model: MoatshockModel, rows: slice, cfg: PassiveConfig, rng: np.random.Generator
+    ) -> None:
         super().__init__(model, rows, cfg, rng)
         self.today_flow = 0.0
 

@@ -56,6 +56,12 @@ def register(
         clash = [t.name for t in REGISTRY.values() if t.order == order and t.name != name]
         if clash:
             raise ValueError(f"cohort type {name!r}: order {order} is taken by {clash[0]!r}")
+        from sim.cohorts.base import ElasticCohort
+
+        if cls.elastic != issubclass(cls, ElasticCohort):
+            raise ValueError(
+                f"cohort type {name!r}: elastic cohorts subclass ElasticCohort (and only they)"
+            )
         cls.kind = name
         REGISTRY[name] = CohortType(name, cls, config, order, description, required)
         return cls

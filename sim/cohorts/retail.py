@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 class RetailConfig(CohortConfig):
@@ -57,9 +60,11 @@ class Retail(Cohort):
     idiosyncratic ``eps`` averages away in a large crowd, the shared part does not.
     """
 
-    amplifiers = ("noise_volume_share", "dip_buying", "common_noise")
+    amplifiers: ClassVar[tuple[str, ...]] = ("noise_volume_share", "dip_buying", "common_noise")
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self, model: MoatshockModel, rows: slice, cfg: RetailConfig, rng: np.random.Generator
+    ) -> None:
         super().__init__(model, rows, cfg, rng)
         u = model.universe
         steps = model.ticks.steps_per_session

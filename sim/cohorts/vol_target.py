@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 import numpy as np
 from pydantic import Field
 
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+
+if TYPE_CHECKING:
+    from sim.model import MoatshockModel
 
 
 class VolTargetConfig(CohortConfig):
@@ -33,9 +38,11 @@ class VolTarget(Cohort):
     ``w_b * min(L, s*/s_hat) / min(L, s*/s_normal)``.
     """
 
-    amplifiers = ("max_leverage", "adjust_per_day")
+    amplifiers: ClassVar[tuple[str, ...]] = ("max_leverage", "adjust_per_day")
 
-    def __init__(self, model, rows, cfg, rng) -> None:
+    def __init__(
+        self, model: MoatshockModel, rows: slice, cfg: VolTargetConfig, rng: np.random.Generator
+    ) -> None:
         super().__init__(model, rows, cfg, rng)
         self.var = model.market.normal_step_var.copy()
         self.alpha = 1.0 - 0.5 ** (1.0 / cfg.ewma_halflife_steps)

@@ -11,6 +11,7 @@ import typing
 from pathlib import Path
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from sim.scenario.schema import Scenario
@@ -26,9 +27,9 @@ def _submodel(annotation: typing.Any) -> type[BaseModel] | None:
     return None
 
 
-def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, object]]:
+def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, FieldInfo]]:
     """Every (dotted path, FieldInfo) of the schema; list items are written ``[]``."""
-    out = []
+    out: list[tuple[str, FieldInfo]] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
         out.append((path, info))
@@ -39,7 +40,7 @@ def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tup
     return out
 
 
-def _type_name(info) -> str:
+def _type_name(info: FieldInfo) -> str:
     """A short type name: no module paths, unions written with "or"."""
 
     def name(t: typing.Any) -> str:
@@ -60,7 +61,7 @@ def markdown() -> str:
         if info.default is PydanticUndefined and info.default_factory is None:
             default = "required"
         elif info.default_factory is not None:
-            default = repr(info.default_factory())
+            default = repr(info.get_default(call_default_factory=True))
         else:
             default = repr(info.default)
         desc = (info.description or "").replace("|", "/")
