@@ -19,17 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.plots import save_figure  # noqa: E402
-
-COHORT_COLORS = {
-    "fundamental": "#1f77b4",
-    "momentum": "#ff7f0e",
-    "vol_target": "#2ca02c",
-    "leveraged": "#d62728",
-    "passive": "#9467bd",
-    "retail": "#8c564b",
-    "market_maker": "#7f7f7f",
-}
+from analysis.plots import cohort_color, save_figure  # noqa: E402
 
 
 def market_data_dir(summary: dict, run_dir: Path) -> Path | None:
@@ -181,8 +171,8 @@ def plot_order_flow(run: Path, summary: dict) -> None:
         neg = np.zeros(len(d))
         for c in d.columns:
             v = d[c].to_numpy()
-            ax.bar(x, np.where(v > 0, v, 0), bottom=pos, color=COHORT_COLORS.get(c), label=c)
-            ax.bar(x, np.where(v < 0, v, 0), bottom=neg, color=COHORT_COLORS.get(c))
+            ax.bar(x, np.where(v > 0, v, 0), bottom=pos, color=cohort_color(c), label=c)
+            ax.bar(x, np.where(v < 0, v, 0), bottom=neg, color=cohort_color(c))
             pos += np.where(v > 0, v, 0)
             neg += np.where(v < 0, v, 0)
         ax.set_xticks(x)
