@@ -68,9 +68,11 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+import scipy.sparse as sp
 
 from sim import clearing
 from sim.calendar import TICK_CLOSED, TICK_OPEN
+from sim.kernels.diffusion import DONE
 
 if TYPE_CHECKING:
     from sim.model import MoatshockModel
@@ -91,6 +93,7 @@ class RefEvent:
     credibility: float
     relative: bool
     max_age_h: float | None = None  # stops spreading this long after release (None: default)
+    q: float = 0.0  # word-of-mouth rate, per hour at a fully informed neighbourhood
     n_informed: int = 0
     media: float = 0.0  # media hazard integrated over the current tick
     pairs: list[tuple[int, float]] = field(default_factory=list)  # (factor, signal) read
@@ -137,7 +140,7 @@ class Investor(mesa.Agent):
     def learn(self) -> None:
         """Hear (or not) each active event, update beliefs on hearing, then decay precision."""
         m = self.model
-        q_hours = m.q_hours
+        hours = m.tick_hours
         rnd = self.random.random
         knows = self.knows
         for ev in m.active_events:
@@ -145,6 +148,7 @@ class Investor(mesa.Agent):
             if eid in knows:
                 continue
             rate = self.attention * ev.media
+            q_hours = ev.q * hours
             if q_hours > 0.0:
                 share = 0.0
                 for nb, w in zip(self.neighbours, self.weights, strict=True):
@@ -447,7 +451,7 @@ class MesaReferenceModel(mesa.Model):
         self.jevons_elasticity = bcfg.jevons_elasticity
         self.memory_half_life_days = bcfg.memory_half_life_days
         self.q = s.diffusion.q
-        self.q_hours = 0.0
+        self.tick_hours = 0.0
         self.decay_factor = 1.0
         self.saturation = s.diffusion.saturation
         self.max_age_hours = s.diffusion.max_age_hours
@@ -472,7 +476,8 @@ class MesaReferenceModel(mesa.Model):
             rev.n_informed = ev.n_informed
             self._interpret(rev, rev.signal, rev.idio_raw)
             self.active_events.append(rev)
-            for j in np.flatnonzero(ev.informed):
+            assert ev.spreading is not None
+            for j in np.flatnonzero(ev.spreading.tick_of == DONE):
                 knows_of.setdefault(int(j), []).append(rev.eid)
         self.pending = [self._event(ev) for ev in s.diffusion.pending]
 
@@ -492,6 +497,7 @@ class MesaReferenceModel(mesa.Model):
             credibility=float(ev.credibility),
             relative=bool(ev.relative),
             max_age_h=getattr(ev, "max_age_h", None),
+            q=self.q if ev.q is None else float(ev.q),
         )
 
     def _interpret(self, ev: RefEvent, signal: np.ndarray, idio: np.ndarray) -> None:
@@ -595,7 +601,8 @@ class MesaReferenceModel(mesa.Model):
                 )
                 ag.knows.update(knows_of.get(j, ()))
                 agents.append(ag)
-        net = s.diffusion.net.tocsr()
+        d = s.diffusion
+        net = sp.csc_matrix((d.weights, d.indices, d.indptr), shape=(d.n, d.n)).tocsr()
         for j, ag in enumerate(agents):
             lo, hi = net.indptr[j], net.indptr[j + 1]
             ag.neighbours = [agents[k] for k in net.indices[lo:hi]]
@@ -630,7 +637,7 @@ class MesaReferenceModel(mesa.Model):
             if ev.n_informed < self.saturation * self.n_investors and age0 < max_age:
                 keep.append(ev)
         self.active_events = keep
-        self.q_hours = self.q * hours
+        self.tick_hours = hours
         self.decay_factor = 0.5 ** (hours / (24.0 * self.memory_half_life_days))
 
     def _observe(self) -> None:

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.kernels import beliefs as kernel
+from sim.kernels import quantiles
 from sim.scenario import BeliefsConfig
+
+#: The decay factor of precisions is folded into the stored values when it falls below this.
+RESCALE_BELOW = 1e-6
+#: Histogram bins per factor behind :meth:`Beliefs.quantiles`.
+QUANTILE_BINS = 4096
 
 
 def bayes_update(
@@ -65,7 +72,10 @@ class Beliefs:
         mu[:, self.i_cd] += tilt
         mu[:, self.i_moat] += tilt
         self.mu: np.ndarray = mu.astype(dtype)
-        self.tau: np.ndarray = np.full((n, n_f), cfg.prior_precision, dtype=dtype)
+        # precisions are stored divided by a common decay factor, so that the decay of every
+        # investor's certainty in a tick is one multiplication, not a pass over all of them
+        self._tau: np.ndarray = np.full((n, n_f), cfg.prior_precision, dtype=dtype)
+        self._tau_scale = 1.0
         self.trust = (
             cfg.trust_mean
             * np.exp(cfg.trust_dispersion * rng.standard_normal(n) - 0.5 * cfg.trust_dispersion**2)
@@ -116,28 +126,41 @@ class Beliefs:
             if r.size == 0:
                 continue
             s, m = self.interpreted(signal, has, flag)
-            if not m.any():
-                continue
-            cols = np.flatnonzero(m)
-            w = self.trust[r][:, None]
-            cell = (r[:, None], cols)  # what np.ix_(r, cols) builds, without its checks
-            mu, tau = bayes_update(self.mu[cell], self.tau[cell], s[cols], credibility, w)
-            self.mu[cell] = mu
-            self.tau[cell] = tau
-        if idio_signal is not None:
-            cols = np.flatnonzero(~np.isnan(idio_signal))
-            if cols.size:
-                w = (self.trust[rows] * credibility)[:, None]
-                t = self.idio_tau[rows][:, None]
-                cell = (rows[:, None], cols)
-                cur = self.idio[cell]
-                self.idio[cell] = (t * cur + w * idio_signal[cols]) / (t + w)
+            if m.any():
+                kernel.update_rows(
+                    r, self.mu, self._tau, self._tau_scale, self.trust, s, m, credibility
+                )
+        if idio_signal is not None and np.any(~np.isnan(idio_signal)):
+            kernel.update_idio(rows, self.idio, self.idio_tau, self.trust, idio_signal, credibility)
         self._refresh(rows)
 
     def _refresh(self, rows: np.ndarray | slice) -> None:
-        self.gap[rows] = (self.mu[rows] - self.consensus) @ self.exposures_t + self.idio[rows]
+        """Recompute the believed value gaps of ``rows`` (all investors for a slice)."""
+        if isinstance(rows, slice):
+            self.gap[rows] = (self.mu[rows] - self.consensus) @ self.exposures_t + self.idio[rows]
+        else:
+            kernel.refresh_rows(
+                rows, self.mu, self.consensus, self.exposures_t, self.idio, self.gap
+            )
+
+    @property
+    def tau(self) -> np.ndarray:
+        """Every investor's precision on each factor (investors x factors), decay applied."""
+        return self._tau * self._tau_scale
 
     def decay(self, hours: float) -> None:
         """Precision fades with a half-life, so that later news can still move beliefs."""
-        f = 0.5 ** (hours / (24.0 * self.cfg.memory_half_life_days))
-        self.tau *= f
+        self._tau_scale *= 0.5 ** (hours / (24.0 * self.cfg.memory_half_life_days))
+        if self._tau_scale < RESCALE_BELOW:  # fold the factor in before the stored values grow
+            self._tau *= self._tau_scale
+            self._tau_scale = 1.0
+
+    def quantiles(self, qs: np.ndarray) -> np.ndarray:
+        """Quantiles ``qs`` (fractions) of the belief means across investors, per factor.
+
+        Read off a histogram of :data:`QUANTILE_BINS` bins per factor (one pass over the
+        investors), interpolated within the bin: exact to a bin width.
+        """
+        return quantiles.histogram_quantiles(
+            self.mu, np.asarray(qs, dtype=np.float64), QUANTILE_BINS
+        )

@@ -6,8 +6,8 @@ Two mechanisms, chosen by ``price_formation.mechanism``:
   orders accumulated while the market was closed). Each belief-driven cohort submits a demand
   *schedule* and the other cohorts submit market orders; the market maker quotes an inventory-
   averse, price-elastic schedule. For every asset we find the log price at which the net order
-  flow is zero with scipy's vectorised bracketing root finder (Chandrupatla), all assets at
-  once. The excess demand is monotone decreasing in price.
+  flow is zero with Chandrupatla's bracketing root finder (compiled with numba). The excess
+  demand is monotone decreasing in price.
 
 * ``market_maker`` (square-root impact): all orders are market orders at the last price; the
   market maker absorbs the net flow ``Q`` and moves the price by the empirical square-root law
@@ -26,10 +26,9 @@ market maker absorbs the (tiny) difference.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from scipy.optimize import elementwise
+from numba import njit
 
 
 @dataclass
@@ -161,68 +160,159 @@ def batch_auction(
 ) -> ClearingResult:
     """Clear every asset at once: find ``l`` with zero net order flow, within ``+-bracket``.
 
-    A narrow bracket (``+-inner``) is tried first, as a 5-minute move is usually small; assets
-    whose root lies outside it are bracketed by the full ``+-bracket``.
+    For each asset the root of its (monotone decreasing) excess demand is bracketed, first in
+    a narrow band (``+-0.02``: a 5-minute move is usually small) and else in the full
+    ``+-bracket``, and found by Chandrupatla's method to ``tol`` in log price. An asset whose
+    excess demand does not change sign within the bracket stops at the bound (a trading limit).
     """
     a = lp_ref.size
-    idx_all = np.arange(a)
-    inner = min(0.02, bracket)
-    edges = np.array([-bracket, -inner, inner, bracket])
-    # the four edges of every asset in one evaluation
-    vals = excess_demand(
-        np.repeat(edges, a), np.tile(idx_all, edges.size), lp_ref, schedules, fixed, mm
-    )
-    f_lo, f_in_lo, f_in_hi, f_hi = vals.reshape(edges.size, a)
-    x = np.zeros(a)
-    at_limit = np.zeros(a, dtype=bool)
-    # no root inside the full bracket: the price stops at the bound (a trading limit)
-    down = f_lo <= 0
-    up = f_hi >= 0
-    x[down] = -bracket
-    x[up & ~down] = bracket
-    at_limit[down | up] = True
-    solve = ~(down | up)
-    narrow = solve & (f_in_lo > 0) & (f_in_hi < 0)
-    lo = np.where(narrow, -inner, np.where(f_in_lo <= 0, -bracket, inner))
-    hi = np.where(narrow, inner, np.where(f_in_lo <= 0, -inner, bracket))
-    # an exact zero at an inner edge is already the answer
-    exact_lo = solve & (f_in_lo == 0)
-    exact_hi = solve & (f_in_hi == 0)
-    x[exact_lo] = -inner
-    x[exact_hi] = inner
-    solve &= ~(exact_lo | exact_hi)
-    n_eval = 4
-    if solve.any():
-        idx = idx_all[solve]
-        x[solve], nfev = _find_root(lp_ref, schedules, fixed, mm, lo[solve], hi[solve], idx, tol)
-        n_eval += nfev
-    lp = lp_ref + x
-    excess = excess_demand(x, idx_all, lp_ref, schedules, fixed, mm)
-    return ClearingResult(lp=lp, at_limit=at_limit, n_eval=n_eval, excess_at_root=excess)
+    s = len(schedules)
+    nb = schedules[0].w.shape[1] if s else 1
+    w = np.zeros((s, a, nb))
+    ubar = np.zeros((s, a, nb))
+    scale = np.zeros(s)
+    coef = np.zeros((5, s, a))  # offset, base, inv_g, lo, hi
+    for k, sc in enumerate(schedules):
+        w[k], ubar[k], scale[k] = sc.w, sc.ubar, sc.scale
+        coef[:, k] = sc.offset, sc.base, sc.inv_g, sc.lo, sc.hi
+    if mm is None:
+        mm_arr = np.zeros((3, a))
+        aversion, has_mm = 0.0, False
+    else:
+        mm_arr = np.stack([mm.inventory, mm.depth, mm.limit]).astype(np.float64)
+        aversion, has_mm = float(mm.aversion), True
+    x, at_limit, excess, n_eval = _clear(
+        lp_ref.astype(np.float64), w, ubar, scale, coef, fixed.astype(np.float64),
+        mm_arr, aversion, has_mm, float(bracket), float(tol),
+    )  # fmt: skip
+    return ClearingResult(lp=lp_ref + x, at_limit=at_limit, n_eval=n_eval, excess_at_root=excess)
 
 
-def _find_root(
+@njit(cache=True)
+def _excess(
+    i: int,
+    x: float,
     lp_ref: np.ndarray,
-    schedules: list[ElasticSchedule],
+    w: np.ndarray,
+    ubar: np.ndarray,
+    scale: np.ndarray,
+    coef: np.ndarray,
     fixed: np.ndarray,
-    mm: MarketMakerQuote | None,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    idx: np.ndarray,
+    mm: np.ndarray,
+    aversion: float,
+    has_mm: bool,
+) -> float:
+    """Net order flow of asset ``i`` (shares) at log price ``lp_ref[i] + x``."""
+    total = fixed[i]
+    e = np.exp(-(lp_ref[i] + x))
+    for k in range(scale.size):
+        off, base, inv_g, lo, hi = (
+            coef[0, k, i],
+            coef[1, k, i],
+            coef[2, k, i],
+            coef[3, k, i],
+            coef[4, k, i],
+        )
+        dollars = 0.0
+        for b in range(w.shape[2]):
+            wb = w[k, i, b]
+            if wb != 0.0:
+                f = min(max(base + (ubar[k, i, b] - x) * inv_g, lo), hi)
+                dollars += f * wb
+        total += scale[k] * dollars * e - off
+    if has_mm:
+        inv, depth, limit = mm[0, i], mm[1, i], mm[2, i]
+        total += min(max(-depth * x - aversion * inv, -limit - inv), limit - inv)
+    return total
+
+
+@njit(cache=True)
+def _clear(
+    lp_ref: np.ndarray,
+    w: np.ndarray,
+    ubar: np.ndarray,
+    scale: np.ndarray,
+    coef: np.ndarray,
+    fixed: np.ndarray,
+    mm: np.ndarray,
+    aversion: float,
+    has_mm: bool,
+    bracket: float,
     tol: float,
-) -> tuple[np.ndarray, int]:
-    """Roots in ``[lo, hi]`` for assets ``idx``, and the most evaluations any asset needed."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per asset: the bracketed root of the excess demand (see :func:`batch_auction`)."""
+    a = lp_ref.size
+    x = np.zeros(a)
+    at_limit = np.zeros(a, dtype=np.bool_)
+    excess = np.zeros(a)
+    inner = min(0.02, bracket)
+    n_max = 0
+    for i in range(a):
+        args = (lp_ref, w, ubar, scale, coef, fixed, mm, aversion, has_mm)
+        f_lo = _excess(i, -bracket, *args)
+        f_hi = _excess(i, bracket, *args)
+        n = 2
+        if f_lo <= 0.0:  # no root inside the bracket: the price stops at the bound
+            x[i], at_limit[i] = -bracket, True
+        elif f_hi >= 0.0:
+            x[i], at_limit[i] = bracket, True
+        else:
+            fi_lo = _excess(i, -inner, *args)
+            fi_hi = _excess(i, inner, *args)
+            n += 2
+            if fi_lo == 0.0:
+                x[i] = -inner
+            elif fi_hi == 0.0:
+                x[i] = inner
+            else:
+                if fi_lo > 0.0 and fi_hi < 0.0:
+                    a0, fa, b0, fb = -inner, fi_lo, inner, fi_hi
+                elif fi_lo <= 0.0:
+                    a0, fa, b0, fb = -bracket, f_lo, -inner, fi_lo
+                else:
+                    a0, fa, b0, fb = inner, fi_hi, bracket, f_hi
+                x[i], used = _chandrupatla(i, a0, fa, b0, fb, tol, args)
+                n += used
+        excess[i] = _excess(i, x[i], *args)
+        n_max = max(n_max, n)
+    return x, at_limit, excess, n_max
 
-    # the root finder hands back only the still-active assets, so the asset index rides along
-    # as an elementwise argument
-    def f(x: np.ndarray, ix: np.ndarray) -> np.ndarray:
-        return excess_demand(x, ix.astype(np.int64), lp_ref, schedules, fixed, mm)
 
-    # scipy's result object: arrays ``x`` (the roots) and ``nfev`` (evaluations per asset)
-    res: Any = elementwise.find_root(
-        f, (lo, hi), args=(idx,), tolerances={"xatol": tol, "xrtol": 0.0, "fatol": 0.0}
-    )
-    return np.asarray(res.x), int(np.max(res.nfev))
+@njit(cache=True)
+def _chandrupatla(
+    i: int, x1: float, f1: float, x2: float, f2: float, atol: float, args: tuple
+) -> tuple[float, int]:
+    """Chandrupatla's bracketing root finder (as in scipy's ``elementwise.find_root``)."""
+    x3, f3 = x1, f1
+    t = 0.5
+    n = 0
+    xm, fm = (x1, f1) if abs(f1) < abs(f2) else (x2, f2)
+    for _ in range(200):
+        xt = x1 + t * (x2 - x1)
+        ft = _excess(i, xt, *args)
+        n += 1
+        if (ft > 0.0) == (f1 > 0.0):
+            x3, f3 = x1, f1
+            x1, f1 = xt, ft
+        else:
+            x3, f3 = x2, f2
+            x2, f2 = x1, f1
+            x1, f1 = xt, ft
+        xm, fm = (x1, f1) if abs(f1) < abs(f2) else (x2, f2)
+        tol = 4.0 * 2.220446049250313e-16 * abs(xm) + atol
+        tl = tol / abs(x2 - x1)
+        if tl > 0.5 or fm == 0.0:
+            break
+        xi = (x1 - x2) / (x3 - x2)
+        ph = (f1 - f2) / (f3 - f2)
+        if ph * ph < xi and (1.0 - ph) * (1.0 - ph) < 1.0 - xi:
+            t = f1 / (f2 - f1) * f3 / (f2 - f3) + (x3 - x1) / (x2 - x1) * f1 / (f3 - f1) * f2 / (
+                f3 - f2
+            )
+        else:
+            t = 0.5
+        t = min(max(t, tl), 1.0 - tl)
+    return xm, n
 
 
 def sqrt_impact(

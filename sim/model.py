@@ -132,7 +132,14 @@ class MoatshockModel(mesa.Model):
             rngs["news_flow"],
         )
         self.diffusion = Diffusion(
-            events, net, attention, scenario.network.q, children["diffusion"]
+            events,
+            net,
+            attention,
+            scenario.network.q,
+            children["diffusion"],
+            self.ticks.start,
+            self.ticks.hours,
+            max_age_hours=scenario.network.max_event_age_hours,
         )
 
         self.cohorts: dict[str, Cohort] = {}
@@ -282,6 +289,7 @@ class MoatshockModel(mesa.Model):
 
     # -- per-step helpers -----------------------------------------------------------------
     def wealth_update(self) -> None:
+        """Every investor's wealth at the last price (cohorts mark their own rows each step)."""
         pop = self.population
         np.matmul(pop.holdings, self.market.price, out=pop.wealth)
         pop.wealth += pop.cash
@@ -300,20 +308,19 @@ class MoatshockModel(mesa.Model):
 
     def belief_quantiles(self) -> dict[str, list[float]]:
         """5/25/50/75/95% quantiles of each factor belief across all investors."""
-        mu = self.beliefs.mu
-        q = np.percentile(mu, [5, 25, 50, 75, 95], axis=0)
+        q = self.beliefs.quantiles(np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
         return {f: q[:, k].tolist() for k, f in enumerate(self.universe.factor_names)}
 
-    def _news(self, start: np.datetime64, hours: float) -> None:
-        end = start + np.timedelta64(int(round(hours * 60)), "m")
-        for ev in self.diffusion.release(end):
+    def _news(self, tick: int) -> None:
+        """Release the items published before the end of ``tick``; who learns them updates."""
+        for ev in self.diffusion.release(tick):
             if ev.relative:
                 # ordinary news: a small surprise around what the crowd currently believes
                 cur = self.beliefs.mu.mean(axis=0)
                 ev.signal = np.where(np.isnan(ev.signal), np.nan, ev.signal + cur)
                 cur_i = self.beliefs.idio.mean(axis=0)
                 ev.idio = np.where(np.isnan(ev.idio), np.nan, ev.idio + cur_i)
-        for ev, rows in self.diffusion.spread(start, hours):
+        for ev, rows in self.diffusion.spread(tick):
             if rows.size == 0:
                 continue
             if ev.reading is None:  # what the event says, fixed once released
@@ -331,7 +338,7 @@ class MoatshockModel(mesa.Model):
             return
         kind = ticks.kind[t]
         hours = float(ticks.hours[t])
-        self._news(ticks.start[t], hours)
+        self._news(t)
         self.beliefs.decay(hours)
         self.tick += 1
         if kind == TICK_CLOSED:
@@ -358,54 +365,51 @@ class MoatshockModel(mesa.Model):
         scheds: list[clearing.ElasticSchedule],
         fixed: np.ndarray,
         quote: clearing.MarketMakerQuote,
-        others: list[Cohort],
-    ) -> None:
+    ) -> np.ndarray:
         """At a limit move the market orders are filled pro rata with what the book absorbs.
 
         Like a limit-up/limit-down band: the price stops at the bound and only the part of the
         market orders that the schedules and the market maker take at that price is executed.
+        Returns that share per asset (1 where the price cleared inside the band).
         """
         m = self.market
         idx = np.arange(m.lp.size)
         x = res.lp - m.lp
         absorbed = clearing.excess_demand(x, idx, m.lp, scheds, np.zeros_like(fixed), quote)
         with np.errstate(divide="ignore", invalid="ignore"):
-            phi = np.where(res.at_limit & (fixed != 0), np.clip(-absorbed / fixed, 0.0, 1.0), 1.0)
-        for c in others:
-            c.ration(phi)
+            return np.where(res.at_limit & (fixed != 0), np.clip(-absorbed / fixed, 0.0, 1.0), 1.0)
 
     def _trade(self) -> None:
         m = self.market
         pf = self.scn.price_formation
-        self.wealth_update()
         cohorts = list(self.cohorts.values())
         self.agents.do("submit")  # every cohort decides on what it has observed so far
         others = [c for c in cohorts if c is not self.mm]
         fixed = np.sum([c.fixed for c in others], axis=0)
         quote = self.mm.quote()
         elastic = [c for c in others if isinstance(c, ElasticCohort)]
+        phi: np.ndarray | None = None
         if pf.mechanism == "batch_auction":
             scheds = [c.schedule() for c in elastic]
             res = clearing.batch_auction(m.lp, scheds, fixed, quote, pf.bracket, pf.tolerance)
             self.last_clearing = res
             self.at_limit_count += int(res.at_limit.sum())
-            lp_new = res.lp
+            lp_new = lp_decide = res.lp  # members' exact demand at the clearing price
             at_limit = res.at_limit
-            for c in elastic:
-                c.prepare(lp_new)  # each member's exact demand at the clearing price
             if res.at_limit.any():
-                self._ration(res, scheds, fixed, quote, others)
+                phi = self._ration(res, scheds, fixed, quote)
         else:
             # everyone trades at the last price; the net flow moves the price by sqrt impact
+            lp_decide = m.lp
             for c in elastic:
                 c.schedule()
-                c.prepare(m.lp)
-            net = fixed + np.sum([c.delta.sum(axis=0) for c in elastic], axis=0)
+                c.orders(lp_decide)  # not booked: only the net flow
+            net = fixed + np.sum([c.flow for c in elastic], axis=0)
             u = self.universe
             lp_new = m.lp + clearing.sqrt_impact(net, u.adv, u.daily_vol, pf.impact_y)
             at_limit = np.zeros(u.n_assets, dtype=bool)
         for o in others:
-            o.execute(lp_new)
+            o.settle(lp_new, phi, lp_decide)
         flow = np.sum([c.flow for c in others], axis=0)
         quoted = quote.shares(lp_new - m.lp, np.arange(m.lp.size))
         self.mm.absorb(flow, lp_new, quoted)

@@ -9,23 +9,25 @@ with ``p_e0`` set so that the media alone reach the fraction ``reach`` of fully 
 investors over the event's life. Diffusion runs in every tick, open or closed, which is how a
 weekend story builds an opening gap. The neighbour share comes from a sparse network of fixed
 degree, so its effect does not average away as the population grows.
+
+Who learns when is drawn once per investor and item, at release (a threshold on the
+cumulative hazard, :mod:`sim.kernels.diffusion`); a tick then only collects the investors whose
+threshold it crosses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
+from sim.kernels import diffusion as kernel
 from sim.scenario import NetworkConfig, NewsEvent, NewsFlowConfig, Scenario
 
 LN2 = np.log(2.0)
-#: Diffusion examines only the draws below a tick's largest learning probability when that
-#: probability is below this; above it, every uninformed investor. Speed only: who learns
-#: what is the same either way (tests/test_diffusion.py).
-SPARSE_BELOW = 0.25
 
 
 @dataclass
@@ -41,33 +43,64 @@ class Event:
     half_life_h: float
     shock: bool
     relative: bool = False  # ordinary news: signal is a surprise around the current consensus
-    key: tuple[int, int] = (0, 0)  # stable identity: (0, i) scheduled i-th, (1, j) ordinary j-th
+    key: tuple[int, int] = (0, 0)  # stable identity: (0, crc32 of the id), (1, j) ordinary j-th
+    id: str = ""  # the scenario's id of a scheduled item ("" for ordinary news)
     max_age_h: float | None = None  # stops spreading this long after release (None: default)
-    informed: np.ndarray | None = field(default=None, repr=False)
-    share: np.ndarray | None = field(default=None, repr=False)  # informed share of contacts
-    rng: np.random.Generator | None = field(default=None, repr=False)
+    q: float | None = None  # word-of-mouth rate, per hour (None: the network's)
     n_informed: int = 0
-    share_max: float = 0.0  # upper bound of ``share``, kept as contacts are added
     reading: tuple | None = field(default=None, repr=False)  # (signal, has, idio) as read
+    spreading: Spreading | None = field(default=None, repr=False)  # while it spreads
 
     @property
     def p0(self) -> float:
         """Media hazard per hour at release."""
-        return -np.log1p(-min(self.reach, 0.999999)) * LN2 / self.half_life_h
+        return float(-np.log1p(-min(self.reach, 0.999999)) * LN2 / self.half_life_h)
 
-    def live(self) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
-        """``(informed, share, rng)`` of an event that is spreading (released, not retired)."""
-        if self.informed is None or self.share is None or self.rng is None:
-            raise RuntimeError(f"news {self.key} ({self.label}) is not spreading")
-        return self.informed, self.share, self.rng
+    def media(self, age0_h: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        """Media intensity integrated exactly over ticks starting ``age0_h`` after release."""
+        hl = self.half_life_h
+        return self.p0 * hl / LN2 * (2.0 ** (-age0_h / hl) - 2.0 ** (-(age0_h + hours) / hl))
+
+
+@dataclass
+class Spreading:
+    """The live state of an item while it spreads (see :mod:`sim.kernels.diffusion`).
+
+    Local tick ``k`` (1-based) is model tick ``first + k - 1``; ``mc``/``hc`` are the
+    cumulative media intensity and hours over the item's life (leading 0); ``tick_of`` each
+    investor's tick (or NONE/DONE); ``head``/``entry``/``nxt`` the buckets' arena.
+    """
+
+    first: int
+    mc: np.ndarray
+    hc: np.ndarray
+    q: float
+    seed: np.uint64
+    tick_of: np.ndarray
+    head: np.ndarray
+    entry: np.ndarray
+    nxt: np.ndarray
+    used: int
+
+    @property
+    def n_ticks(self) -> int:
+        return self.mc.size - 1
+
+    def grow(self) -> None:
+        """Double the arena (word of mouth filed more links than it could hold)."""
+        extra = max(self.entry.size, 1024)
+        self.entry = np.concatenate([self.entry, np.empty(extra, dtype=self.entry.dtype)])
+        self.nxt = np.concatenate([self.nxt, np.empty(extra, dtype=self.nxt.dtype)])
 
 
 def scheduled_events(scn: Scenario) -> list[Event]:
     fnames, tickers = scn.factor_names, scn.tickers
     out = []
-    for i, ev in enumerate(scn.news):
+    for ev in scn.news:
         e = _from_cfg(ev, fnames, tickers)
-        e.key = (0, i)
+        # keyed by its id: adding, removing or reordering items never changes another's draws
+        e.key = (0, zlib.crc32(ev.id.encode()))
+        e.id = ev.id
         out.append(e)
     return out
 
@@ -158,6 +191,7 @@ def _ordinary(t: np.datetime64, sig: np.ndarray, idio: np.ndarray, cfg: NewsFlow
         shock=False,
         relative=True,
         max_age_h=cfg.max_age_hours,
+        q=cfg.word_of_mouth,
     )
 
 
@@ -182,7 +216,12 @@ def build_network(
 
 
 class Diffusion:
-    """Who knows which active event; releases events and spreads them tick by tick."""
+    """Who knows which item: releases items and, tick by tick, tells who learns them.
+
+    ``tick_start`` (datetime64[m]) and ``tick_hours`` are the model's ticks, so that an item's
+    media curve over its whole life is known at release. An item stops spreading after
+    ``max_age_hours`` (its own ``max_age_h`` if set) or once ``saturation`` of investors know.
+    """
 
     def __init__(
         self,
@@ -191,115 +230,104 @@ class Diffusion:
         attention: np.ndarray,
         q: float,
         seed: np.random.SeedSequence,
+        tick_start: np.ndarray,
+        tick_hours: np.ndarray,
         saturation: float = 0.995,
-        max_age_hours: float = 24.0 * 14,
+        max_age_hours: float = 72.0,
     ) -> None:
         self.pending = sorted(events, key=lambda e: e.time)
         self.active: list[Event] = []
         self.released: list[Event] = []
-        self.net = network
-        # column k of the CSC form lists who has k as a contact: spreading updates touch only
-        # the contacts of the newly informed, so a tick costs what changes, not N x events
-        self.net_by_contact = network.tocsc()
-        self.attention = attention
-        self.q = q
+        # column r of the CSC form lists who has r as a contact: a learner raises exactly
+        # those investors' informed share
+        by_contact = network.tocsc()
+        self.indptr = by_contact.indptr.astype(np.int64)
+        self.indices = by_contact.indices.astype(np.int64)
+        self.weights = by_contact.data.astype(np.float64)
+        self.attention = np.ascontiguousarray(attention, dtype=np.float64)
+        self.q = float(q)
         self.seed = seed
         self.n = network.shape[0]
+        self.tick_start = tick_start
+        self.tick_hours = np.asarray(tick_hours, dtype=np.float64)
         self.saturation = saturation
         self.max_age_hours = max_age_hours
-        self.attention_max = float(attention.max()) if attention.size else 0.0
-        self.sparse_below = SPARSE_BELOW
-        self._u = np.empty(self.n, dtype=np.float32)  # this tick's uniform draws, reused
+        self._out = np.empty(self.n, dtype=np.int64)  # one tick's learners, reused
 
-    def release(self, until: np.datetime64) -> list[Event]:
-        """Activate events whose time is before ``until``; returns the newly released."""
+    def _tick_end(self, tick: int) -> np.datetime64:
+        return self.tick_start[tick] + np.timedelta64(int(round(self.tick_hours[tick] * 60)), "m")
+
+    def release(self, tick: int) -> list[Event]:
+        """Activate the items published before the end of ``tick``; returns them."""
         new = []
-        while self.pending and self.pending[0].time < until:
+        end = self._tick_end(tick)
+        while self.pending and self.pending[0].time < end:
             ev = self.pending.pop(0)
-            ev.informed = np.zeros(self.n, dtype=bool)
-            ev.share = np.zeros(self.n, dtype=np.float32)
-            # each event draws from its own stream, keyed by its identity, so adding or removing
-            # one event leaves who-hears-when of every other event unchanged
-            ev.rng = np.random.default_rng(
-                np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, *ev.key))
-            )
+            ev.spreading = self._start(ev, tick)
             self.active.append(ev)
             self.released.append(ev)
             new.append(ev)
         return new
 
-    def _add_contacts(self, ev: Event, rows: np.ndarray) -> None:
-        """Raise the informed share of everyone who has one of ``rows`` as a contact."""
-        # gather the CSC columns ``rows`` directly: the same entries, in the same order, as
-        # ``net_by_contact[:, rows]`` without building a sparse matrix for every tick
-        ptr = self.net_by_contact.indptr
-        starts = ptr[rows]
-        counts = ptr[rows + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
-            return
-        pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
-        who = self.net_by_contact.indices[pos]
-        share = ev.live()[1]
-        if total > self.n // 8:
-            share += np.bincount(
-                who, weights=self.net_by_contact.data[pos], minlength=self.n
-            ).astype(np.float32)
-            ev.share_max = float(share.max())
-        else:
-            np.add.at(share, who, self.net_by_contact.data[pos])
-            ev.share_max = max(ev.share_max, float(share[who].max()))
+    def _start(self, ev: Event, tick: int) -> Spreading:
+        """Media curve over the item's life, one media clock per investor, the first buckets."""
+        max_age = self.max_age_hours if ev.max_age_h is None else ev.max_age_h
+        starts = self.tick_start[tick:]
+        age0 = np.maximum((starts - ev.time) / np.timedelta64(1, "m") / 60.0, 0.0)
+        hours = self.tick_hours[tick:]
+        # the item spreads through the first tick that reaches its maximum age, included
+        over = np.flatnonzero(age0 + hours >= max_age)
+        life = int(over[0]) + 1 if over.size else age0.size
+        mc = np.concatenate([[0.0], np.cumsum(ev.media(age0[:life], hours[:life]))])
+        hc = np.concatenate([[0.0], np.cumsum(hours[:life])])
+        # each item draws from its own stream, keyed by its identity
+        rng = np.random.default_rng(
+            np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, *ev.key))
+        )
+        threshold = rng.standard_exponential(self.n)
+        link_seed = np.uint64(rng.integers(0, 2**63))
+        n, i32 = self.n, np.int32
+        s = Spreading(
+            first=tick,
+            mc=mc,
+            hc=hc,
+            q=self.q if ev.q is None else ev.q,
+            seed=link_seed,
+            tick_of=np.empty(n, dtype=i32),
+            head=np.empty(life + 1, dtype=i32),
+            entry=np.empty(n + n // 2, dtype=i32),
+            nxt=np.empty(n + n // 2, dtype=i32),
+            used=0,
+        )
+        s.used = kernel.schedule_media(
+            threshold, self.attention, mc, s.tick_of, s.head, s.entry, s.nxt
+        )
+        return s
 
-    def spread(self, now: np.datetime64, hours: float) -> list[tuple[Event, np.ndarray]]:
-        """Advance diffusion over a tick of ``hours``; returns (event, newly informed rows).
-
-        Investor ``j`` learns the event in the tick with probability ``1 - exp(-rate_j)``
-        against its own uniform draw ``u_j``. Every investor's draw is taken (the stream stays
-        the same whatever the shortcut), but the probability is evaluated only for those whose
-        draw lies below the tick's largest possible probability (the most attentive investor
-        with the most informed contacts): late in an event's life that is a small minority.
-        """
-        if not self.active:
-            return []
+    def spread(self, tick: int) -> list[tuple[Event, np.ndarray]]:
+        """Who learns each active item in ``tick``: ``[(item, rows), ...]``, rows ascending."""
         out = []
         keep = []
-        u = self._u
-        cq = self.q * hours
         for ev in self.active:
-            age0 = max((now - ev.time) / np.timedelta64(1, "m") / 60.0, 0.0)
-            hl = ev.half_life_h
-            # media intensity integrated exactly over the tick
-            media = ev.p0 * hl / LN2 * (2.0 ** (-age0 / hl) - 2.0 ** (-(age0 + hours) / hl))
-            informed, share, rng = ev.live()
-            rng.random(dtype=np.float32, out=u)
-            # the same operations as the exact rate below, on the largest inputs: an upper
-            # bound (float rounding is monotone), widened a hair for safety
-            rate_max = self.attention_max * media
-            if self.q > 0:
-                rate_max = rate_max + float(np.float32(cq) * np.float32(ev.share_max))
-            p_max = -np.expm1(-rate_max) * (1.0 + 1e-6) + 1e-12
-            if p_max < self.sparse_below:
-                cand = np.flatnonzero(u < p_max)
-                cand = cand[~informed[cand]]
-            else:
-                cand = np.flatnonzero(~informed)
-            rate = self.attention[cand] * media
-            if self.q > 0:
-                rate = rate + cq * share[cand]
-            p_new = -np.expm1(-rate)
-            rows = cand[u[cand] < p_new]
-            informed[rows] = True
-            ev.n_informed += rows.size
-            if self.q > 0 and rows.size:
-                self._add_contacts(ev, rows)
+            s = ev.spreading
+            assert s is not None
+            k = tick - s.first + 1
+            n_new = kernel.pop_tick(k, s.head, s.entry, s.nxt, s.tick_of, self._out)
+            rows = np.sort(self._out[:n_new])
+            ev.n_informed += n_new
+            if s.q > 0 and n_new:
+                done = 0
+                while done < rows.size:
+                    done, s.used = kernel.fire_links(
+                        k, rows, done, self.indptr, self.indices, self.weights, s.q, s.seed,
+                        s.hc, s.tick_of, s.head, s.entry, s.nxt, s.used,
+                    )  # fmt: skip
+                    if done < rows.size:
+                        s.grow()
             out.append((ev, rows))
-            done = ev.n_informed >= self.saturation * self.n
-            max_age = self.max_age_hours if ev.max_age_h is None else ev.max_age_h
-            if not done and age0 + hours < max_age:
+            if ev.n_informed < self.saturation * self.n and k < s.n_ticks:
                 keep.append(ev)
             else:
-                ev.informed = None  # free memory: an event no one else will learn
-                ev.share = None
-                ev.rng = None
+                ev.spreading = None  # free memory: no one else will learn it
         self.active = keep
         return out

@@ -28,7 +28,7 @@ class RunResult:
     daily: pd.DataFrame  # date, ticker, open, high, low, close, volume, market_cap_usd, return_pct
     flows: pd.DataFrame  # timestamp, cohort, ticker, shares (net bought in the step)
     beliefs: pd.DataFrame  # timestamp, factor, q05, q25, q50, q75, q95
-    events: pd.DataFrame  # time, label, shock, informed_share
+    events: pd.DataFrame  # id, time, label, shock, informed_share
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -100,11 +100,11 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     beliefs = pd.DataFrame(rows, columns=["timestamp", "factor", "q05", "q25", "q50", "q75", "q95"])
     n = model.scn.population.size
     ev = [
-        (pd.Timestamp(e.time), e.label, e.shock, e.n_informed / n)
+        (e.id, pd.Timestamp(e.time), e.label, e.shock, e.n_informed / n)
         for e in model.diffusion.released
         if not e.relative
     ]
-    events = pd.DataFrame(ev, columns=["time", "label", "shock", "informed_share"])
+    events = pd.DataFrame(ev, columns=["id", "time", "label", "shock", "informed_share"])
     return {
         "intraday": intraday,
         "daily": daily,

@@ -21,29 +21,38 @@ def _zero_signal_news():
 
 
 def test_zero_signal_news_moves_nothing_beyond_noise():
+    """News that says nothing new (a zero signal) leaves the shock day an ordinary day.
+
+    Per seed the zero-signal and quiet runs differ by noise (their random paths part once
+    investors update), so the check is on the mean over four seeds: within 2.5 standard errors
+    of the quiet runs, while the real news puts the day more than 4 noise units below.
+    """
     zero_news = _zero_signal_news()
-    seeds = (4, 5)
-    quiet_runs = {seed: small_run("deepseek_2025.yaml", seed, news=()) for seed in seeds}
-    # noise: the typical daily move of NVDA without any scheduled news, pooled over the seeds'
-    # quiet runs (18 daily moves: one 9-day run alone gives a noisy estimate)
+    seeds = (4, 5, 6, 7)
+    quiet_runs = [small_run("deepseek_2025.yaml", s, news=()) for s in seeds]
+    # noise: the typical daily move of NVDA without any scheduled news, pooled over the runs
     moves = np.concatenate(
-        [
-            r.daily.loc[r.daily["ticker"] == "NVDA", "return_pct"].to_numpy()
-            for r in quiet_runs.values()
-        ]
+        [r.daily.loc[r.daily["ticker"] == "NVDA", "return_pct"].to_numpy() for r in quiet_runs]
     )
     noise = float(np.std(moves, ddof=1))
-    for seed in seeds:
-        zero_run = run_scenario(
-            SCENARIOS / "deepseek_2025.yaml",
-            seed=seed,
-            overrides={"population.size": 1500, "news": zero_news},
-        )
-        quiet = compute_metric(quiet_runs[seed], SHOCK)
-        zero = compute_metric(zero_run, SHOCK)
-        assert abs(zero - quiet) < 2.0 * noise
-        shocked = compute_metric(small_run("deepseek_2025.yaml", seed), SHOCK)
-        assert shocked < quiet - 4.0 * noise
+    quiet = np.array([compute_metric(r, SHOCK) for r in quiet_runs])
+    zero = np.array(
+        [
+            compute_metric(
+                run_scenario(
+                    SCENARIOS / "deepseek_2025.yaml",
+                    seed=s,
+                    overrides={"population.size": 1500, "news": zero_news},
+                ),
+                SHOCK,
+            )
+            for s in seeds
+        ]
+    )
+    shocked = np.array([compute_metric(small_run("deepseek_2025.yaml", s), SHOCK) for s in seeds])
+    standard_error = noise * np.sqrt(2.0 / len(seeds))  # of a mean difference of two runs
+    assert abs(zero.mean() - quiet.mean()) < 2.5 * standard_error
+    assert shocked.mean() < quiet.mean() - 4.0 * noise
 
 
 def test_more_momentum_traders_deepen_the_crash():

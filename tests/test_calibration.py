@@ -222,8 +222,8 @@ def recovered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = spec.model_dump(mode="json", exclude_none=True)
     for t in data["targets"]:
         t["value"] = float(np.mean([s[t["metric"]] for s in sims]))
-    # Popsize 4 x 2 parameters = 8 members, 6 generations after the initial one.
-    data["optimizer"].update(maxiter=6, popsize=4, include_base=False)
+    # Popsize 4 x 2 parameters = 8 members, 9 generations after the initial one.
+    data["optimizer"].update(maxiter=9, popsize=4, include_base=False)
     spec = parse_calibration(data, TINY_SPEC.name, source=TINY_SPEC)
     out = tmp_path_factory.mktemp("calib") / "tiny"
     result = run_calibration(spec, out, workers=2, progress=False)
@@ -242,7 +242,7 @@ def test_parameter_recovery(recovered: dict[str, Any]) -> None:
     best = [float(r["best_objective"]) for r in trace]
     assert best == sorted(best, reverse=True)  # best-so-far never rises
     assert best[-1] == pytest.approx(res.objective)
-    assert len(trace) == res.n_generations == 7
+    assert len(trace) == res.n_generations == 10
 
 
 def test_outputs_record_every_evaluation_and_common_seeds(recovered: dict[str, Any]) -> None:
@@ -256,7 +256,7 @@ def test_outputs_record_every_evaluation_and_common_seeds(recovered: dict[str, A
     assert started["scenarios"][0]["frozen_copy"] == str(frozen)
     assert (out / "trace.png").stat().st_size > 1000
     rows = list(csv.DictReader((out / "evaluations.csv").open()))
-    assert len(rows) == res.n_evaluations == 8 * 7
+    assert len(rows) == res.n_evaluations == 8 * 10
     assert sorted(int(r["eval"]) for r in rows) == list(range(res.n_evaluations))
     assert all(r["status"] == "ok" for r in rows)
     fitted = json.loads((out / "fitted.json").read_text())

@@ -104,9 +104,11 @@ def test_dashboard_in_browser(tmp_path):
         page.wait_for_function(
             "() => document.querySelector('.sim-time').innerText.includes('running')"
         )
-        rate = updates_per_second(page, 4.0)
+        # (a whole 10,000-investor week takes a few seconds: measure over its first two)
+        rate = updates_per_second(page, 2.0)
         page.screenshot(path=tmp_path / "05_running_10k.png", full_page=False)
-        page.locator(".btn-pause").click()
+        if page.locator(".btn-pause").is_enabled():
+            page.locator(".btn-pause").click()
         print(f"chart redraws at 10,000 investors: {rate:.1f} per second")
     print(f"screenshots: {tmp_path}")
     # the targets (5 s, 5 redraws/s) on a machine of our own; a machine shared with other

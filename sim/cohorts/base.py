@@ -101,6 +101,16 @@ class Cohort(mesa.Agent):
 
     idle = False  # set by cohorts that placed no order this step: nothing to book
 
+    def settle(self, lp_exec: np.ndarray, phi: np.ndarray | None, lp_decide: np.ndarray) -> None:
+        """Book this step's trades at log prices ``lp_exec`` (the clearing price).
+
+        ``phi`` (per asset, or None) is the share of market orders a limit move lets through;
+        ``lp_decide`` the price belief-driven cohorts decide at (see :class:`ElasticCohort`).
+        """
+        if phi is not None:
+            self.ration(phi)
+        self.execute(lp_exec)
+
     def execute(self, lp_exec: np.ndarray) -> None:
         """Book this step's trades ``self.delta`` at prices ``exp(lp_exec)``."""
         if self.idle:
@@ -116,6 +126,11 @@ class Cohort(mesa.Agent):
     def ration(self, phi: np.ndarray) -> None:
         """Fill only a share ``phi`` (per asset) of this step's market orders (limit move)."""
         self.delta *= phi
+
+    def mark_to_market(self) -> None:
+        """Members' wealth (USD) at the last price: holdings times prices plus cash."""
+        np.matmul(self.holdings, self.model.market.price, out=self.wealth)
+        self.wealth += self.cash
 
     # -- what the model records ------------------------------------------------------------
     def reporters(self) -> dict[str, Callable[[], Any]]:
@@ -138,9 +153,9 @@ class ElasticCohort(Cohort):
     """A belief-driven cohort (``elastic``): it submits a demand *schedule*, not market orders.
 
     Each trading step the model calls :meth:`submit`, then :meth:`schedule` (the aggregate
-    demand at any price, for the auction), then :meth:`prepare` with the clearing price (each
-    member's exact order) and :meth:`execute`. :meth:`fractions` gives members' target
-    fractions of wealth, with which the model starts them at their targets.
+    demand at any price, for the auction), then :meth:`settle` with the clearing price (each
+    member's exact order, booked). :meth:`fractions` gives members' target fractions of
+    wealth, with which the model starts them at their targets.
     """
 
     elastic: ClassVar[bool] = True
@@ -149,10 +164,26 @@ class ElasticCohort(Cohort):
         """This step's demand schedule; ``kappa`` overrides the (gap, price) response shares."""
         raise NotImplementedError
 
-    def prepare(self, lp_decide: np.ndarray) -> None:
-        """Fill ``self.delta`` with each member's order at log prices ``lp_decide``."""
+    def orders(
+        self,
+        lp_decide: np.ndarray,
+        lp_exec: np.ndarray | None = None,
+        phi: np.ndarray | None = None,
+        store: bool = False,
+    ) -> None:
+        """Members' orders at log prices ``lp_decide``; booked at ``lp_exec`` unless it is None.
+
+        Sets ``flow`` and ``volume``; with ``store`` also each member's order in ``delta``.
+        """
         raise NotImplementedError
 
-    def fractions(self, x: np.ndarray | float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
-        """Members' target fractions of wealth at log price ``lp + x`` (x per asset)."""
+    def settle(self, lp_exec: np.ndarray, phi: np.ndarray | None, lp_decide: np.ndarray) -> None:
+        self.orders(lp_decide, lp_exec, phi)
+
+    def prepare(self, lp_decide: np.ndarray) -> None:
+        """Each member's order at log prices ``lp_decide`` into ``self.delta``, not booked."""
+        self.orders(lp_decide, None, None, store=True)
+
+    def fractions(self) -> np.ndarray:
+        """Members' target fractions of wealth at the last price (members x assets)."""
         raise NotImplementedError

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from sim.clearing import ElasticSchedule
 from sim.cohorts.base import CohortConfig, ElasticCohort
 from sim.cohorts.registry import register
+from sim.kernels import chunks, elastic
 
 if TYPE_CHECKING:
     from sim.model import MoatshockModel
@@ -98,11 +99,11 @@ class Fundamental(ElasticCohort):
         self.inv_g = self.bench / (cfg.risk_aversion * var_h)
         self.lo = self._lower()
         self.hi = self._upper()
-        self.gap = np.zeros_like(self.holdings)
         self.active = np.ones(self.n, dtype=bool)
-        self.t_ref = np.zeros_like(self.holdings)
-        self.carry = np.zeros_like(self.holdings)
-        self.kp = 1.0
+        self.forced = np.zeros((0, u.n_assets))  # market orders of inactive members (none)
+        self.bounds = chunks(self.n)
+        self.k, self.kp = 1.0, 1.0
+        self.shift = np.zeros(u.n_assets)
 
     def _lower(self) -> np.ndarray:
         return np.zeros_like(self.bench)
@@ -117,60 +118,52 @@ class Fundamental(ElasticCohort):
             return c.open_adjust, max(c.open_adjust, c.price_response_per_step)
         return c.adjust_per_step, c.price_response_per_step
 
-    def fractions(self, x: np.ndarray | float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
-        """Target fractions at log price ``lp_ref + x`` (x per asset), into ``out`` if given."""
-        # clip(base + (gap - x) inv_g, lo, hi), in place: the same arithmetic, one buffer
-        f = np.subtract(self.gap, x, out=out)
-        f *= self.inv_g
-        f += self.base
-        np.maximum(f, self.lo, out=f)
-        return np.minimum(f, self.hi, out=f)
+    def _rule(self) -> tuple:
+        """The arguments every pass shares: members' belief gaps and the target rule."""
+        u = self.model.universe
+        rest = -1 if u.rest is None else u.rest
+        return (
+            self.model.beliefs.gap[self.rows], self.shift, self.base, self.inv_g,
+            self.lo, self.hi, rest, self.model.rotation,
+        )  # fmt: skip
+
+    def fractions(self) -> np.ndarray:
+        out = np.empty_like(self.holdings)
+        elastic.target_fractions(self.bounds, *self._rule(), out)
+        return out
 
     def submit(self) -> None:
         m = self.model.market
         # believed log value minus log price: beliefs' gap plus the anchor, less the move so far
-        np.add(self.model.beliefs.gap[self.rows], self.model.anchor + m.lp0 - m.lp, out=self.gap)
-        self.f0 = f = self.fractions()  # target fractions at the last price
-        rest = self.model.universe.rest
-        if rest is not None and self.model.rotation > 0:
-            # an underweight in the other names is partly held in the rest of the market
-            under = (self.base - f).sum(axis=1) - (self.base[rest] - f[:, rest])
-            self.gap[:, rest] += self.model.rotation * under / self.inv_g[rest]
-            f[:, rest] = np.clip(
-                self.base[rest] + self.gap[:, rest] * self.inv_g[rest], self.lo[rest], self.hi[rest]
-            )
+        self.shift = self.model.anchor + m.lp0 - m.lp
         self.fixed[:] = 0.0
 
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
-        k, kp = self.kappa() if kappa is None else kappa
-        p = self.model.market.price
-        t_ref = np.divide(self.f0, p, out=self.t_ref)
-        t_ref *= self.wealth[:, None]  # targets at the last price, shares
-        self.kp = kp
-        # what members order regardless of the clearing price (see ElasticSchedule), built in
-        # place; ``delta`` is free scratch until ``prepare`` fills it
-        carry = np.multiply(t_ref, kp - k, out=self.carry)
-        carry += np.multiply(self.holdings, k, out=self.delta)
-        if self.active.all():
-            w = self.wealth
-            offset = carry.sum(axis=0)
-        else:
-            w = np.where(self.active, self.wealth, 0.0)
-            offset = carry[self.active].sum(axis=0)
-        return ElasticSchedule.from_investors(
-            w, self.gap, kp, offset, self.base, self.inv_g, self.lo, self.hi,
-            self.model.scn.price_formation.bins,
+        self.k, self.kp = self.kappa() if kappa is None else kappa
+        bins = self.model.scn.price_formation.bins
+        umin, umax = elastic.gap_bounds(self.bounds, *self._rule())
+        width = np.maximum(umax - umin, 1e-12) / bins
+        w, wu, offset = elastic.schedule_pass(
+            self.bounds, self.holdings, self.cash, self.wealth, *self._rule(),
+            self.model.market.price, self.k, self.kp, self.active, umin, width, bins,
         )  # fmt: skip
+        return ElasticSchedule(self.kp, offset, w, wu, self.base, self.inv_g, self.lo, self.hi)
 
-    def ration(self, phi: np.ndarray) -> None:
-        """Schedules are filled in full at the limit price; nothing to ration."""
-
-    def prepare(self, lp_decide: np.ndarray) -> None:
-        """Each member's order at log prices ``lp_decide`` (the clearing price in an auction)."""
-        x = lp_decide - self.model.market.lp
-        target = self.fractions(x, out=self.delta)
-        target *= self.wealth[:, None]
-        target *= np.exp(-lp_decide)
-        target *= self.kp
-        np.subtract(target, self.carry, out=self.delta)
-        self.delta[~self.active] = 0.0
+    def orders(
+        self,
+        lp_decide: np.ndarray,
+        lp_exec: np.ndarray | None = None,
+        phi: np.ndarray | None = None,
+        store: bool = False,
+    ) -> None:
+        m = self.model.market
+        a = m.lp.size
+        if store:
+            self.delta = np.empty_like(self.holdings)
+        self.flow, self.volume = elastic.order_pass(
+            self.bounds, self.holdings, self.cash, self.wealth, *self._rule(), m.price,
+            self.k, self.kp, self.active, self.forced,
+            np.ones(a) if phi is None else phi, lp_decide - m.lp, lp_decide,
+            np.exp(lp_decide if lp_exec is None else lp_exec), lp_exec is not None,
+            self.delta if store else np.empty((0, a)),
+        )  # fmt: skip

@@ -112,7 +112,7 @@ class Leveraged(Fundamental):
     ) -> None:
         self.leverage = cfg.leverage
         super().__init__(model, rows, cfg, rng)
-        self.forced = np.zeros_like(self.holdings)
+        self.forced = np.zeros_like(self.holdings)  # forced sales of members under a call
         self.margin_calls = 0
 
     def _lower(self) -> np.ndarray:
@@ -126,6 +126,7 @@ class Leveraged(Fundamental):
         vr = np.maximum(m.realised_vol_ratio(), 1.0)
         self.base = self.leverage * self.bench * vr ** (-self.cfg.var_sensitivity)
         super().submit()
+        self.mark_to_market()
         haircut = vr**self.cfg.margin_vol_sensitivity
         gross = np.abs(self.holdings) @ (m.price * haircut)
         equity = self.wealth
@@ -143,15 +144,6 @@ class Leveraged(Fundamental):
             self.forced[call] = -cut[:, None] * self.holdings[call]
             self.margin_calls += int(call.sum())
         self.fixed = self.forced.sum(axis=0)
-
-    def prepare(self, lp_decide: np.ndarray) -> None:
-        super().prepare(lp_decide)
-        self.delta[~self.active] = self.forced[~self.active]
-
-    def ration(self, phi: np.ndarray) -> None:
-        """Scale the forced (market) orders by ``phi`` per asset (a limit-move rationing)."""
-        rows = ~self.active
-        self.delta[rows] *= phi
 
     def reporters(self) -> dict[str, Callable[[], Any]]:
         return {"margin_calls": lambda: self.margin_calls}

@@ -10,6 +10,8 @@ from pydantic import Field
 
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+from sim.kernels import chunks, orders
+from sim.sampling import switch
 
 if TYPE_CHECKING:
     from sim.model import MoatshockModel
@@ -69,6 +71,7 @@ class Momentum(Cohort):
         super().__init__(model, rows, cfg, rng)
         self.horizons = np.array(cfg.horizons_steps)
         self.h_idx = rng.integers(0, len(self.horizons), size=self.n)
+        self.bounds = chunks(self.n)
         self.active = rng.random(self.n) < 0.5 * (1 + np.tanh(cfg.predisposition))
         self.active_share = float(self.active.mean()) if self.n else 0.0
 
@@ -79,21 +82,20 @@ class Momentum(Cohort):
         attract += c.volatility_attraction * (vol - 1.0)
         p_on = min(c.switch_rate * np.exp(attract), 1.0)
         p_off = min(c.switch_rate * np.exp(-attract), 1.0)
-        u = self.stream.random(self.n)
-        self.active = np.where(self.active, u >= p_off, u < p_on)
+        switch(self.stream, self.active, p_off, p_on)
         self.active_share = float(self.active.mean()) if self.n else 0.0
 
     def submit(self) -> None:
         m = self.model.market
         self._switch()
         c = self.cfg
-        # returns over each horizon (aggregate), then each member reads its own horizon
+        # returns over each horizon (aggregate); each member reads its own horizon's row
         r = np.stack([m.lp - m.lp_ago(int(h)) for h in self.horizons])  # (H, A)
-        tilt = np.tanh(r / c.signal_scale)[self.h_idx]  # (n, A)
-        frac = self.bench * (1.0 + c.aggressiveness * tilt)
-        self._rebalance_to(frac, c.adjust_per_step, m.lp)
-        self.delta[~self.active] = 0.0
-        self.fixed = self.delta.sum(axis=0)
+        frac = self.bench * (1.0 + c.aggressiveness * np.tanh(r / c.signal_scale))
+        self.fixed = orders.tilt_orders(
+            self.bounds, self.holdings, self.cash, self.wealth, self.h_idx, frac,
+            self.active, m.price, c.adjust_per_step, self.delta,
+        )  # fmt: skip
 
     def reporters(self) -> dict[str, Callable[[], Any]]:
         return {"momentum_active": lambda: self.active_share}

@@ -10,6 +10,8 @@ from pydantic import Field
 
 from sim.cohorts.base import Cohort, CohortConfig
 from sim.cohorts.registry import register
+from sim.kernels import orders
+from sim.sampling import bernoulli_subset, switch
 
 if TYPE_CHECKING:
     from sim.model import MoatshockModel
@@ -85,8 +87,7 @@ class Retail(Cohort):
         u = c.herding * self.opinion + c.return_feedback * r_day
         p_up = min(c.autonomous_switch * np.exp(u), 1.0)
         p_down = min(c.autonomous_switch * np.exp(-u), 1.0)
-        z = self.stream.random(self.n)
-        self.optimist = np.where(self.optimist, z >= p_down, z < p_up)
+        switch(self.stream, self.optimist, p_down, p_up)
         self.opinion = float(2 * self.optimist.mean() - 1) if self.n else 0.0
 
     def submit(self) -> None:
@@ -95,35 +96,26 @@ class Retail(Cohort):
         self._switch()
         # only a random few members trade in a given step; their orders are scaled up so the
         # expected flow is unchanged (and the cost of a step is proportional to who trades)
-        act = np.flatnonzero(self.stream.random(self.n) < c.activity)
+        act = bernoulli_subset(self.stream, self.n, c.activity)
         self.act = act
-        noise = self.stream.standard_normal((act.size, self.holdings.shape[1]))
-        noise *= max(1.0 - c.sentiment_weight - c.common_noise, 0.0)
-        xi = self.stream.standard_normal(self.holdings.shape[1])
-        noise += c.sentiment_weight * self.opinion + c.common_noise * xi
-        dollars = noise * self.zeta
+        a = self.holdings.shape[1]
+        eps = self.stream.standard_normal((act.size, a), dtype=np.float32)
+        xi = self.stream.standard_normal(a)
+        idio_w = max(1.0 - c.sentiment_weight - c.common_noise, 0.0)
+        common = c.sentiment_weight * self.opinion + c.common_noise * xi
         drop = np.maximum(m.lp_prev_close - m.lp, 0.0)
-        dollars += c.dip_buying * drop * self.bench / m.steps_per_session
-        dollars *= (self.wealth[act] / c.activity)[:, None]
-        d = dollars * np.exp(-m.lp)
-        # no shorting, and buys limited by the cash members are willing to use
-        np.maximum(d, -self.holdings[act], out=d)
-        buys = np.maximum(d, 0.0) @ m.price
-        budget = np.maximum(self.cash[act], 0.0) * c.max_cash_use
-        scale = np.where(buys > budget, budget / np.maximum(buys, 1e-12), 1.0)
-        np.multiply(d, np.where(d > 0, scale[:, None], 1.0), out=d)
-        self.d_act = d
-        self.fixed = d.sum(axis=0)
+        dip = c.dip_buying * drop * self.bench / m.steps_per_session
+        self.d_act = np.empty((act.size, a))
+        self.fixed = orders.retail_orders(
+            act, self.holdings, self.cash, eps, common, self.zeta, dip, m.price,
+            idio_w, 1.0 / c.activity, c.max_cash_use, self.d_act,
+        )  # fmt: skip
 
-    def ration(self, phi: np.ndarray) -> None:
-        self.d_act *= phi
-
-    def execute(self, lp_exec: np.ndarray) -> None:
-        d = self.d_act
-        self.holdings[self.act] += d
-        self.cash[self.act] -= d @ np.exp(lp_exec)
-        self.flow = d.sum(axis=0)
-        self.volume = np.abs(d).sum(axis=0)
+    def settle(self, lp_exec: np.ndarray, phi: np.ndarray | None, lp_decide: np.ndarray) -> None:
+        ones = np.ones(lp_exec.size) if phi is None else phi
+        self.flow, self.volume = orders.book_rows(
+            self.act, self.d_act, ones, self.holdings, self.cash, np.exp(lp_exec)
+        )
 
     def reporters(self) -> dict[str, Callable[[], Any]]:
         return {"retail_opinion": lambda: self.opinion}

@@ -59,6 +59,7 @@ class VolTarget(Cohort):
         steps_left = self.model.steps_to_close()
         self.idle = steps_left >= c.rebalance_steps
         if not self.idle:
+            self.mark_to_market()
             ann = np.sqrt(self.var * m.steps_per_session * 252.0)
             ann0 = np.sqrt(m.normal_step_var * m.steps_per_session * 252.0)
             scale = np.minimum(c.max_leverage, c.target_volatility / ann)

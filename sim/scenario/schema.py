@@ -227,6 +227,14 @@ class NewsFlowConfig(_Strict):
     max_age_hours: float = Field(
         24.0, ge=0.1, le=8760, description="an ordinary item stops spreading after, hours"
     )
+    word_of_mouth: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="word-of-mouth rate of ordinary items, per hour at a fully informed "
+        "neighbourhood (network.q is that of scheduled news); 0: routine news reaches "
+        "investors only through their own media",
+    )
     uncertainty_sd: float = Field(
         0.0, ge=0, le=3, description="sd of the log size of news in daily regimes (0: no regimes)"
     )

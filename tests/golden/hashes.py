@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write this numpy version's hashes into hashes.json (other versions' are kept)",
     )
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="with --update: drop every other version's hashes (the outputs changed on purpose; "
+        "record each supported numpy again)",
+    )
     args = p.parse_args(argv)
     key = numpy_key()
     with tempfile.TemporaryDirectory() as d:
@@ -107,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     if same:
         print(f"{key}: the same bytes as {', '.join(sorted(same))}")
     if args.update:
+        if args.reset:
+            recorded = {}
         recorded[key] = got
         HASHES.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
         print(f"wrote the {key} hashes into {HASHES}")

@@ -104,7 +104,7 @@ def test_ctrl_c_stops_with_one_line_and_keeps_the_previous_run(tmp_path, previou
     subprocess.run(["cp", "-r", str(previous_run), str(out)], check=True)
     before = _snapshot(out)
     p = subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), "run", BASE, "--investors", "20000",
+        [sys.executable, str(ROOT / "run.py"), "run", BASE, "--investors", "1000000",
          "--no-progress", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
