@@ -146,7 +146,7 @@ def test_existing_results_need_resume_and_unchanged_spec(tmp_path: Path) -> None
         with pytest.raises(SweepError, match="pass --resume"):
             run_sweep(spec, out, executor=ex, progress=False)
         changed = make_spec(tmp_path, ISHIGAMI_GRID.replace("seed: 42", "seed: 43"), "changed.yaml")
-        with pytest.raises(SweepError, match="changed since"):
+        with pytest.raises(SweepError, match=r"started with \(seed\)"):
             run_sweep(changed, out, executor=ex, resume=True, progress=False)
     assert (out / "runs.csv").read_bytes() == before
 

@@ -52,6 +52,7 @@ __all__ = [
     "Run",
     "evaluation_columns",
     "read_evaluations",
+    "read_records",
 ]
 
 EVALUATIONS_CSV = "evaluations.csv"
@@ -108,6 +109,63 @@ class Run:
         return task_key(self.task, self.plan.name, self.overrides, self.seed, self.metrics)
 
 
+def _check_run_row(row: list[str]) -> None:
+    """``ValueError`` if ``row`` of ``runs.csv`` is not what :meth:`Evaluator._record_run`
+    writes (it is checked before a resumption trusts it)."""
+    rec = dict(zip(RUN_COLUMNS, row, strict=True))
+    key = rec["key"]
+    if len(key) != 24 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError(f"key {key[:40]!r} is not a run key (24 hex digits)")
+    if rec["status"] not in ("ok", "error"):
+        raise ValueError(f"status {rec['status'][:40]!r} is neither 'ok' nor 'error'")
+    try:
+        int(rec["seed"]), float(rec["wall_s"]), int(rec["attempt"])
+    except ValueError:
+        raise ValueError("seed, wall_s or attempt is not a number") from None
+    for col in ("overrides", "values"):
+        try:
+            value = json.loads(rec[col])
+        except ValueError:
+            raise ValueError(f"{col} is not JSON") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"{col} is not a JSON object")
+    values = json.loads(rec["values"])
+    if rec["status"] == "ok" and not all(
+        isinstance(v, int | float) or v is None for v in values.values()
+    ):
+        raise ValueError("values holds something else than numbers")
+
+
+def _check_evaluation_row(row: list[str]) -> None:
+    """``ValueError`` if ``row`` of ``evaluations.csv`` has no evaluation number."""
+    if not row[0].isdigit():
+        raise ValueError(f"eval {row[0][:40]!r} is not an evaluation number")
+
+
+def read_records(
+    runs: Record, evaluations: Record
+) -> tuple[dict[str, dict[str, Any]], dict[int, list[str]]]:
+    """What a calibration's records hold: run results by key and evaluation rows by number
+    (the first of each wins); :class:`~analysis.experiments.record.RecordError` naming the
+    file and the line if one is damaged."""
+    results: dict[str, dict[str, Any]] = {}
+    for row in runs.rows(_check_run_row):
+        rec = dict(zip(RUN_COLUMNS, row, strict=True))
+        ok = rec["status"] == "ok"
+        results.setdefault(
+            rec["key"],
+            {
+                "values": json.loads(rec["values"]) if ok else {},
+                "wall_s": float(rec["wall_s"]),
+                "error": rec["error"],
+            },
+        )
+    recorded: dict[int, list[str]] = {}
+    for row in evaluations.rows(_check_evaluation_row):
+        recorded.setdefault(int(row[0]), row)
+    return results, recorded
+
+
 class Evaluator:
     """Runs evaluations (and other runs) through the runner, recording every simulation.
 
@@ -142,19 +200,7 @@ class Evaluator:
     # -- the records
     def _read_records(self) -> None:
         try:
-            for row in self.runs.rows():
-                rec = dict(zip(RUN_COLUMNS, row, strict=True))
-                ok = rec["status"] == "ok"
-                self.results.setdefault(
-                    rec["key"],
-                    {
-                        "values": json.loads(rec["values"]) if ok else {},
-                        "wall_s": float(rec["wall_s"]),
-                        "error": rec["error"],
-                    },
-                )
-            for row in self.evaluations.rows():
-                self.recorded_evaluations.setdefault(int(row[0]), row)
+            self.results, self.recorded_evaluations = read_records(self.runs, self.evaluations)
         except RunnerError as err:
             raise CalibrationError(str(err)) from None
 

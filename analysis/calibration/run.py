@@ -14,16 +14,19 @@ Output directory::
 
 **Resume.** ``run_calibration(..., resume=True)`` (``calibrate --resume``) continues a
 calibration killed at any moment: it refuses unless the spec equals the one recorded in
-``calibration.json``, runs on the folder's frozen scenarios, replays the optimiser from the
-start and takes every run recorded in ``runs.csv`` from there, so only the missing runs are
-simulated and ``evaluations.csv`` ends with every evaluation once
+``calibration.json`` and the records are undamaged (a torn last line is dropped, any other bad
+line refused with its number), runs on the folder's frozen scenarios, replays the optimiser
+from the start and takes every run recorded in ``runs.csv`` from there, so only the missing
+runs are simulated and ``evaluations.csv`` ends with every evaluation once
 (:mod:`analysis.calibration.evaluations`).
+
+**One at a time.** The folder is held (``DIR/.lock``, :mod:`analysis.experiments.lock`) for
+the whole calibration: a second calibration or sweep into it is refused at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -42,13 +45,15 @@ from analysis.calibration.evaluations import (
     RUNS_CSV,
     Evaluator,
     evaluation_columns,
+    read_records,
 )
 from analysis.calibration.objective import Plan, frozen_plans, plans, task_module
 from analysis.calibration.optimiser import optimise, start_point, x0_index
 from analysis.calibration.report import fact_rows, parameter_table, write_outputs
 from analysis.calibration.spec import BASE, CalibrationError, CalibrationSpec, load_calibration
-from analysis.experiments.record import Record
-from analysis.experiments.runner import Pool, make_executor
+from analysis.experiments.lock import check_folder_free, hold_folder
+from analysis.experiments.record import Record, differences, read_json_record
+from analysis.experiments.runner import Pool, RunnerError, make_executor
 from sim.scenario import get_path
 
 __all__ = [
@@ -90,19 +95,10 @@ def apply_maxiter(spec: CalibrationSpec, maxiter: int | None) -> CalibrationSpec
 
 
 def _spec_changes(recorded: Mapping[str, Any], spec: CalibrationSpec) -> list[str]:
-    """Fields (``key`` or ``key.sub``) in which ``spec`` differs from the recorded spec."""
+    """Fields (dotted paths) in which ``spec`` differs from the recorded spec."""
     now = spec.model_dump(mode="json")
-    changed = []
-    for key in sorted(set(recorded) | set(now)):
-        old, new = recorded.get(key), now.get(key)
-        if key in _MAY_CHANGE or old == new:
-            continue
-        if isinstance(old, dict) and isinstance(new, dict):
-            subs = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            changed += [f"{key}.{k}" for k in subs]
-        else:
-            changed.append(key)
-    return changed
+    keep = [k for k in sorted(set(recorded) | set(now)) if k not in _MAY_CHANGE]
+    return differences({k: recorded.get(k) for k in keep}, {k: now.get(k) for k in keep})
 
 
 def check_output_dir(
@@ -111,12 +107,15 @@ def check_output_dir(
     """Raise :class:`CalibrationError` if ``out_dir`` cannot take (or continue) ``spec``.
 
     Returns whether there is a calibration to continue: with ``resume``, a folder holding
-    ``calibration.json`` whose spec equals ``spec`` (else an error); an empty or missing
-    folder starts afresh. Without ``resume`` a folder holding a calibration is refused.
+    ``calibration.json`` whose spec equals ``spec`` and whose records are undamaged (else an
+    error naming what differs, or the damaged file and line); an empty or missing folder
+    starts afresh. Without ``resume`` a folder holding a calibration is refused, and so is a
+    folder another calibration or sweep holds (:mod:`analysis.experiments.lock`). Reads only.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise CalibrationError(f"{out} exists and is not a directory")
+    check_folder_free(out, CalibrationError)
     held = [out / n for n in (CALIBRATION_JSON, RUNS_CSV, EVALUATIONS_CSV) if (out / n).exists()]
     if not held:
         return False
@@ -125,16 +124,26 @@ def check_output_dir(
             f"{held[0]} already holds a calibration; pass --resume to continue it or choose "
             "another --out"
         )
-    record = out / CALIBRATION_JSON
-    if not record.is_file():
-        raise CalibrationError(f"{record}: not found, so the calibration cannot be resumed")
+    path = out / CALIBRATION_JSON
+    if not path.is_file():
+        raise CalibrationError(f"{path}: not found, so the calibration cannot be resumed")
+    record = read_json_record(path, "calibration", CalibrationError)
+    if not isinstance(record.get("spec"), dict):
+        raise CalibrationError(f"{path}: damaged (no spec); not a calibration record")
     if spec is not None:
-        changed = _spec_changes(json.loads(record.read_text(encoding="utf-8"))["spec"], spec)
+        changed = _spec_changes(record["spec"], spec)
         if changed:
             raise CalibrationError(
-                f"{record}: the calibration spec differs from the one this folder was started "
+                f"{path}: the calibration spec differs from the one this folder was started "
                 f"with ({', '.join(changed)}); --resume needs the same spec, or choose another --out"
             )
+        try:
+            read_records(
+                Record(out / RUNS_CSV, RUN_COLUMNS, "calibration"),
+                Record(out / EVALUATIONS_CSV, evaluation_columns(spec), "calibration"),
+            )
+        except RunnerError as err:
+            raise CalibrationError(str(err)) from None
     return True
 
 
@@ -233,7 +242,7 @@ def _start(
 
     path = out / CALIBRATION_JSON
     if resume:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_json_record(path, "calibration", CalibrationError)
         try:
             frozen = {p.key: load_raw(out / p.name) for p in source_plans}
         except ScenarioError as err:
@@ -282,7 +291,23 @@ def run_calibration(
         spec = load_calibration(spec)
     spec = apply_maxiter(spec, maxiter)
     out = Path(out_dir)
-    resume = check_output_dir(out, resume, spec)
+    check_output_dir(out, resume, spec)
+    with hold_folder(out, "calibration", CalibrationError):
+        # checked again while holding the folder: another calibration may have written it
+        resume = check_output_dir(out, resume, spec)
+        return _calibrate(spec, out, executor, workers, progress, resume, t0)
+
+
+def _calibrate(
+    spec: CalibrationSpec,
+    out: Path,
+    executor: Pool | Executor | None,
+    workers: int | None,
+    progress: bool,
+    resume: bool,
+    t0: float,
+) -> CalibrationResult:
+    """:func:`run_calibration` once its checks have passed, in the held folder."""
     source_plans = plans(spec)
     start_record, frozen = _start(spec, source_plans, out, resume)
     base_values = _base_values(spec, frozen[BASE])

@@ -36,17 +36,18 @@ file and the field.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from analysis.calibration.acceptance import Acceptance
 from analysis.experiments.protocol import resolve_task, task_seeds
 from analysis.experiments.spec import validate_spec
-from analysis.experiments.specfile import SpecFile, StrictModel, read_yaml
-from analysis.metrics import check_metric
+from analysis.experiments.specfile import SpecFile, StrictModel, finite_values, read_yaml
+from analysis.experiments.tasks import metric_problem, scenario_loader
 from analysis.validation.stylized import STATISTICS
 from sim.scenario import get_path
 
@@ -233,6 +234,11 @@ class CalibrationSpec(SpecFile):
     )
     retries: int = Field(2, ge=0, description="re-runs of a run whose worker process died")
 
+    @field_validator("overrides", "scenario_overrides")
+    @classmethod
+    def _finite(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        return finite_values(overrides)
+
     @model_validator(mode="after")
     def _unique(self) -> CalibrationSpec:
         labels = [t.label for t in (*self.targets, *self.validation)]
@@ -306,22 +312,18 @@ def _scenario_error(filename: str, where: str, err: Exception) -> CalibrationErr
     return CalibrationError(f"{filename}: {where}: {text}")
 
 
-def _check_metric(metric: str, statistic: str | None, scn: Any) -> str | None:
-    """Why ``metric`` cannot be computed on scenario ``scn`` (None if it can)."""
-    kind, _, arg = metric.partition(":")
-    tickers, indices = scn.tickers, list(scn.indices)
-    if statistic is not None:
-        if arg not in tickers and arg not in indices:
-            return f"{arg!r} is neither a ticker nor an index of {scn.name} ({tickers + indices})"
-        return None
-    if kind == "daily_returns":
-        return "daily_returns needs a statistic"
-    return check_metric(metric, scn)
+#: Most corners of the parameter box validated up front (2^10: ten parameters).
+MAX_CORNERS = 1024
 
 
 def _check_files(spec: CalibrationSpec) -> None:
-    """Every check that needs the scenario files: paths, overrides, bounds, metric names."""
-    from sim.scenario import ScenarioError, load_scenario
+    """Every check that needs the scenario files: paths, overrides, bounds, metric names.
+
+    Each parameter is validated at its low, high and middle value with the others as in the
+    scenario, then the corners of the parameter box (all of them up to :data:`MAX_CORNERS`),
+    so that a combination the scenario refuses (a cross-field rule) fails here, not in runs.
+    """
+    from sim.scenario import ScenarioError
 
     fname = _filename(spec)
     if spec.task is not None:
@@ -337,23 +339,25 @@ def _check_files(spec: CalibrationSpec) -> None:
         where = "base" if key == BASE else f"scenario {rel}"
         if not path.is_file():
             raise CalibrationError(f"{fname}: {where}: scenario file not found: {path}")
+        field_name = "overrides" if key == BASE else f"scenario_overrides.{rel}"
         try:
-            scn = load_scenario(path, plan_overrides)
+            load = scenario_loader(path)
+            scn = load(plan_overrides)
         except ScenarioError as err:
-            field_name = "overrides" if key == BASE else f"scenario_overrides.{rel}"
             raise _scenario_error(fname, field_name, err) from None
         for section, i, t in items:
-            if why := _check_metric(t.metric, t.statistic, scn):
+            if why := metric_problem(t.key, scn, stylized=True):
                 raise CalibrationError(f"{fname}: {section}.{i}.metric: {why}")
         if key == BASE and spec.acceptance is not None:
-            shipped = load_scenario(path)  # acceptance runs the base as shipped
+            shipped = load(None)  # acceptance runs the base as shipped
             for i, c in enumerate(spec.acceptance.checks):
-                if why := _check_metric(c.metric, None, shipped):
+                if why := metric_problem(c.metric, shipped):
                     raise CalibrationError(f"{fname}: acceptance.checks.{i}.metric: {why}")
         dumped = scn.model_dump(mode="json")
-        for i, p in enumerate(spec.parameters):
-            if p.apply_to == "base" and key != BASE:
-                continue
+        fitted = [
+            (i, p) for i, p in enumerate(spec.parameters) if p.apply_to == "all" or key == BASE
+        ]
+        for i, p in fitted:
             try:
                 get_path(dumped, p.path)
             except (KeyError, IndexError, ValueError, TypeError):
@@ -361,13 +365,25 @@ def _check_files(spec: CalibrationSpec) -> None:
                     f"{fname}: parameters.{i}.path: {p.path!r} is not a field of {where} "
                     f"({path.name}); use apply_to: base for parameters of the base only"
                 ) from None
-            for bound in (p.low, p.high):
+            for value in (p.low, p.high, p.from_unit(0.5)):
                 try:
-                    load_scenario(path, {**plan_overrides, p.path: bound})
+                    load({**plan_overrides, p.path: value})
                 except ScenarioError as err:
                     raise _scenario_error(
-                        fname, f"parameters.{i} ({p.path} = {bound:g} in {path.name})", err
+                        fname, f"parameters.{i} ({p.path} = {value:g} in {path.name})", err
                     ) from None
+        if len(fitted) < 2:
+            continue
+        corners = itertools.product(*[(p.low, p.high) for _, p in fitted])
+        for corner in itertools.islice(corners, MAX_CORNERS):
+            values = {p.path: v for (_, p), v in zip(fitted, corner, strict=True)}
+            try:
+                load({**plan_overrides, **values})
+            except ScenarioError as err:
+                at = ", ".join(f"{k} = {v:g}" for k, v in values.items())
+                raise _scenario_error(
+                    fname, f"parameters (the corner {at} in {path.name})", err
+                ) from None
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:

@@ -90,6 +90,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from analysis.calibration.objective import task_module
     from analysis.calibration.run import apply_maxiter, check_output_dir, run_calibration
     from analysis.calibration.spec import CalibrationError, load_calibration
+    from analysis.experiments.lock import hold_folder
 
     try:
         spec = apply_maxiter(load_calibration(args.spec), args.maxiter)
@@ -98,9 +99,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / "calibration" / spec.name
     progress = not args.no_progress
     try:
-        # Refuse a folder that holds another calibration before starting workers or a cluster.
+        # Refuse a folder that holds another calibration, is in use, or cannot be resumed,
+        # before writing anything or starting workers or a cluster.
         check_output_dir(out, args.resume, spec)
         with contextlib.ExitStack() as stack:
+            stack.enter_context(hold_folder(out, "calibration", CalibrationError))
             pool = open_pool(stack, args, retries=spec.retries, preload=(task_module(spec),))
             run_calibration(spec, out, executor=pool, progress=progress, resume=args.resume)
     except (CalibrationError, BadInput) as err:

@@ -9,7 +9,9 @@
     sys.exit(args.func(args))
 
 Each handler returns an exit code: 0 on success, 2 on bad input (one-line message on
-stderr, nothing written), 130 on Ctrl-C. ``python -m analysis.cli.sweep`` runs them
+stderr, nothing written: a point or metric the task refuses, an output folder another sweep
+or calibration holds, a ``--resume`` the folder's ``sweep.json`` does not allow, a damaged
+``runs.csv``), 130 on Ctrl-C. ``python -m analysis.cli.sweep`` runs them
 standalone.
 """
 
@@ -77,6 +79,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handler of ``sweep``: run or resume the sweep; returns an exit code."""
     # Deferred so that `run.py --help` does not import pandas, scipy and SALib.
+    from analysis.experiments.lock import hold_folder
     from analysis.experiments.spec import SpecError, load_spec
     from analysis.experiments.sweep import SweepError, check_sweep, run_sweep
 
@@ -86,9 +89,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return bad_input(str(err))
     out = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     try:
-        # Validate (and refuse an existing runs.csv) before starting workers or a cluster.
+        # Validate every point and metric, and refuse a folder in use or one that cannot be
+        # resumed, before writing anything or starting workers or a cluster.
         check_sweep(spec, out, args.resume)
         with contextlib.ExitStack() as stack:
+            stack.enter_context(hold_folder(out, "sweep", SweepError))
             task_module = spec.task.partition(":")[0]
             pool = open_pool(stack, args, retries=spec.retries, preload=(task_module,))
             run_sweep(spec, out, executor=pool, resume=args.resume, progress=not args.no_progress)

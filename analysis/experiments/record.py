@@ -12,6 +12,12 @@ it per task would mean rewriting the whole file each time, and a kill during tha
 would lose every result. Whole files (a sweep's ``runs.parquet``, ``sweep.json``) are written
 once, via a temporary file and ``os.replace`` (:func:`atomic_write_bytes`), so readers never
 see half a file.
+
+Only a torn last line is forgiven: any other line that is not a whole, well-formed row (garbage,
+a wrong number of fields, a value its experiment cannot have written) makes :meth:`Record.rows`
+refuse the record with the file and the line number, so that a damaged record is never resumed
+from or analysed. A record's JSON companion (``sweep.json``, ``calibration.json``) is read by
+:func:`read_json_record`, and :func:`differences` names what a spec changed against it.
 """
 
 from __future__ import annotations
@@ -19,16 +25,28 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from analysis.experiments.runner import RunnerError
+from analysis.experiments.runner import RunnerError, one_line
 
-__all__ = ["Record", "atomic_write_bytes", "complete_text"]
+__all__ = [
+    "Record",
+    "RecordError",
+    "atomic_write_bytes",
+    "complete_text",
+    "differences",
+    "read_json_record",
+]
+
+
+class RecordError(RunnerError):
+    """A record (``runs.csv``, ``sweep.json``, ...) is damaged; the message names file and line."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -67,26 +85,59 @@ class Record:
         self.what = what
         self._fh: Any = None
 
-    def rows(self) -> list[list[str]]:
-        """Every complete line after the header (none without a file or a whole header)."""
+    def rows(self, check: Callable[[list[str]], None] | None = None) -> list[list[str]]:
+        """Every complete line after the header (none without a file or a whole header).
+
+        Blank lines are skipped; a line with the wrong number of fields, or that ``check``
+        refuses (it raises ``ValueError`` saying why), raises :class:`RecordError` naming the
+        file and the line number.
+        """
         if not self.path.is_file():
             return []
-        text, _ = complete_text(self.path)
+        data = self.path.read_bytes()
+        data = data[: data.rfind(b"\n") + 1]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise self.damaged(data[: err.start].count(b"\n") + 1, "not UTF-8 text") from None
         if not text:
             return []  # killed while writing the header: start afresh
-        reader = csv.reader(io.StringIO(text))
-        if next(reader, None) != self.columns:
-            raise RunnerError(
+        reader = csv.reader(io.StringIO(text), strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error:
+            header = None
+        if header != self.columns:
+            raise RecordError(
                 f"{self.path}: its columns do not match this {self.what}; choose another --out"
             )
         rows = []
-        for row in reader:
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader, None)
+            except csv.Error as err:
+                raise self.damaged(start, f"not a CSV line ({err})") from None
+            if row is None:
+                return rows
+            if not row:
+                continue
             if len(row) != len(self.columns):
-                raise RunnerError(
-                    f"{self.path}: malformed line {reader.line_num}; cannot resume safely"
-                )
+                raise self.damaged(start, f"{len(row)} fields, expected {len(self.columns)}")
+            if check is not None:
+                try:
+                    check(row)
+                except ValueError as err:
+                    raise self.damaged(start, str(err)) from None
             rows.append(row)
-        return rows
+
+    def damaged(self, line: int, why: str) -> RecordError:
+        """The error for line ``line`` of this record (one line, the content excerpted)."""
+        return RecordError(
+            f"{self.path}, line {line}: {one_line(why)[:300]}; only a torn last line is "
+            f"dropped, so this {self.what} record cannot be trusted: repair or delete that "
+            "line, or choose another --out"
+        )
 
     def __enter__(self) -> Record:
         end = 0
@@ -115,3 +166,37 @@ class Record:
     ) -> None:
         self._fh.close()
         self._fh = None
+
+
+def read_json_record(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """The JSON object in ``path`` (e.g. ``sweep.json``); ``error`` if it is missing or damaged."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise error(f"{path}: damaged ({one_line(str(err))[:200]}); not a {what} record") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: damaged (not a JSON object); not a {what} record")
+    return data
+
+
+def differences(old: Any, new: Any, where: str = "", limit: int = 6) -> list[str]:
+    """Dotted paths at which ``new`` differs from ``old`` (mappings and equal-length lists are
+    compared item by item; at most ``limit`` paths, then ``...``)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, at: str) -> None:
+        if a == b or len(out) > limit:
+            return
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for k in sorted(set(a) | set(b), key=str):
+                walk(a.get(k), b.get(k), f"{at}.{k}" if at else str(k))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{at}.{i}" if at else str(i))
+        else:
+            out.append(at or "(everything)")
+
+    walk(old, new, where)
+    return out[:limit] + ["..."] if len(out) > limit else out

@@ -24,6 +24,11 @@ Pools (:func:`make_executor`): a local ``ProcessPoolExecutor`` started with ``fo
 a Dask ``Client`` used through its public API (``Client.submit``, ``Future.add_done_callback``,
 ``Future.result``, ``Client.nthreads``); any other ``concurrent.futures.Executor`` (e.g. a thread pool for cheap
 tasks) is accepted as is.
+
+Workers do not outlive their driver: every worker of a local pool or of a Dask
+``LocalCluster`` watches the process that started the experiment (:func:`watch_driver`) and
+exits within about a second once it is gone, ``kill -9`` included. (A local pool's workers are
+children of the fork server, which itself waits for them, so nothing else would stop them.)
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import logging
 import math
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -61,6 +67,7 @@ __all__ = [
     "make_executor",
     "one_line",
     "run_tasks",
+    "watch_driver",
 ]
 
 _MAX_ERROR_CHARS = 2000
@@ -92,6 +99,56 @@ def call(fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
     except Exception as exc:  # any task failure becomes an outcome with an error
         value, error = None, one_line(f"{type(exc).__name__}: {exc}")
     return {"value": value, "wall_s": time.perf_counter() - t0, "error": error}
+
+
+#: Exit status of a worker that ends because its driver died (128 + SIGHUP: as if hung up).
+EXIT_ORPHANED = 129
+_watching: list[int] = []
+
+
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """Fields 3.. of ``/proc/PID/stat`` (state first; field 22, the start time, at 19)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: bytes | None) -> bool:
+    """Process ``pid`` runs, and is the one that had start time ``started`` (a zombie is dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:
+        return started is None  # no /proc here: trust kill(0); /proc readable before: gone
+    return stat[0] not in (b"Z", b"X") and (started is None or stat[19] == started)
+
+
+def watch_driver(pid: int, interval: float = 0.5) -> None:
+    """Exit this worker process (``os._exit``) within ``interval`` s once process ``pid`` dies.
+
+    ``pid`` is the experiment's driver. A daemon thread polls it: gone, a zombie, or its pid
+    reused by another process (its start time in ``/proc`` changed) all count as dead.
+    Started once per process (the initializer of a local pool's workers, the worker plugin of
+    a Dask ``LocalCluster``: see :func:`make_executor`).
+    """
+    if _watching:
+        return
+    _watching.append(pid)
+    stat = _proc_stat(pid)
+    started = stat[19] if stat is not None and len(stat) > 19 else None
+
+    def watch() -> None:
+        while _alive(pid, started):
+            time.sleep(interval)
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="moatshock-watch-driver", daemon=True).start()
 
 
 # ----------------------------------------------------------------------------------- pools
@@ -134,7 +191,17 @@ class LocalPool(Pool):
     def __init__(self, max_workers: int, mp_context: Any) -> None:
         self.max_workers = max_workers
         self.mp_context = mp_context
-        super().__init__(ProcessPoolExecutor(max_workers, mp_context=mp_context))
+        self.driver = os.getpid()
+        super().__init__(self._executor())
+
+    def _executor(self) -> ProcessPoolExecutor:
+        # each worker watches the driver, and exits when it dies
+        return ProcessPoolExecutor(
+            self.max_workers,
+            mp_context=self.mp_context,
+            initializer=watch_driver,
+            initargs=(self.driver,),
+        )
 
     def capacity(self) -> int:
         return self.max_workers
@@ -146,7 +213,7 @@ class LocalPool(Pool):
 
     def renew(self) -> None:
         old = self.executor
-        self.executor = ProcessPoolExecutor(self.max_workers, mp_context=self.mp_context)
+        self.executor = self._executor()
         assert old is not None
         old.shutdown(wait=False, cancel_futures=True)
 
@@ -239,7 +306,9 @@ def make_executor(
       dead ones, start without re-importing them.
     - ``cluster="local"``: a ``dask.distributed.LocalCluster`` of ``workers`` (default 2)
       single-threaded worker processes; the scheduler's ``allowed-failures`` is set to
-      ``retries`` so that a task whose worker dies is rescheduled that many times.
+      ``retries`` so that a task whose worker dies is rescheduled that many times. Its
+      scheduler and nannies run in this process; its workers watch it (a worker plugin) and
+      exit when it dies.
     - ``scheduler="tcp://host:8786"``: a ``Client`` on an existing cluster; its
       ``allowed-failures`` is whatever that scheduler was started with. Tasks that read or
       write files (scenarios, output folders) need a file system the workers share.
@@ -289,9 +358,13 @@ def make_executor(
                 )
             stack.callback(lc.close)
             client = Client(lc)
+            stack.callback(client.close)
+            from analysis.experiments.dask_watch import WatchDriver
+
+            client.register_plugin(WatchDriver(os.getpid()))
         else:
             client = Client(scheduler)
-        stack.callback(client.close)
+            stack.callback(client.close)
         pool = DaskPool(client)
         stack.callback(pool.close)
         yield pool

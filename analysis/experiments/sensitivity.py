@@ -37,11 +37,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from scipy import stats
 
 from analysis.experiments.designs import salib_problem
 from analysis.experiments.spec import SweepSpec
-from analysis.experiments.sweep import RUNS_CSV, SWEEP_JSON, SweepError, read_runs, write_parquet
+from analysis.experiments.sweep import (
+    RUNS_CSV,
+    SWEEP_JSON,
+    SweepError,
+    read_runs,
+    read_sweep_json,
+    write_parquet,
+)
 from analysis.plots.sensitivity import bar_plot, heatmap, morris_plot, replication_plot
 
 __all__ = [
@@ -75,12 +83,17 @@ def load_sweep(out_dir: str | Path) -> SweepData:
     json_path = out_dir / SWEEP_JSON
     if not json_path.is_file() or not (out_dir / RUNS_CSV).is_file():
         raise SweepError(f"{out_dir}: not a sweep directory (needs {SWEEP_JSON} and {RUNS_CSV})")
-    rec = json.loads(json_path.read_text(encoding="utf-8"))
-    spec = SweepSpec.model_validate(rec["spec"])
-    design = rec["design"]
-    points = pd.DataFrame(design["points"], columns=design["columns"])
-    unit = None if design["unit"] is None else np.asarray(design["unit"], dtype=float)
-    return SweepData(spec, points, unit, read_runs(out_dir), int(rec["n_tasks"]))
+    rec = read_sweep_json(out_dir)
+    try:
+        spec = SweepSpec.model_validate(rec["spec"])
+        design = rec["design"]
+        points = pd.DataFrame(design["points"], columns=design["columns"])
+        unit = None if design["unit"] is None else np.asarray(design["unit"], dtype=float)
+        n_tasks = int(rec["n_tasks"])
+    except (ValidationError, KeyError, TypeError, ValueError) as err:
+        why = " ".join(str(err).split())[:200]
+        raise SweepError(f"{json_path}: damaged ({why}); not a sweep record") from None
+    return SweepData(spec, points, unit, read_runs(out_dir), n_tasks)
 
 
 def crash_metric(metrics: list[str]) -> str:

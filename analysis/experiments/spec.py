@@ -28,7 +28,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from analysis.experiments.parameters import Parameter
-from analysis.experiments.specfile import SpecFile, StrictModel, read_yaml
+from analysis.experiments.specfile import SpecFile, StrictModel, finite_values, read_yaml
 
 __all__ = [
     "DEFAULT_TASK",
@@ -162,6 +162,11 @@ class SweepSpec(SpecFile):
         # "design: grid" is shorthand for "design: {method: grid}".
         return {"method": value} if isinstance(value, str) else value
 
+    @field_validator("fixed")
+    @classmethod
+    def _finite_fixed(cls, fixed: dict[str, Any]) -> dict[str, Any]:
+        return finite_values(fixed)
+
     @field_validator("metrics")
     @classmethod
     def _unique_metrics(cls, metrics: list[str]) -> list[str]:
@@ -222,12 +227,23 @@ def _clean_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
+_SCALAR_TAGS = ("bool", "int", "float", "str")
+
+
 def format_validation_error(err: ValidationError, filename: str) -> str:
     """One line: ``FILE: field.path: message; other.field: message``."""
     items = []
+    scalars: dict[str, list[str]] = {}  # parameters.N.values.M -> each scalar type's complaint
     for e in err.errors(include_url=False):
         loc = _clean_loc(tuple(e["loc"]))
         msg = str(e["msg"]).removeprefix("Value error, ")
+        head, _, tag = loc.rpartition(".")
+        if tag in _SCALAR_TAGS and ".values." in head:
+            if head not in scalars:
+                scalars[head] = []
+                items.append(head)  # placeholder, filled in below
+            scalars[head].append(msg)
+            continue
         if e["type"] == "union_tag_invalid" and loc == "design":
             loc, msg = (
                 "design.method",
@@ -242,6 +258,10 @@ def format_validation_error(err: ValidationError, filename: str) -> str:
             continue
         msg = msg[:1].lower() + msg[1:]
         items.append(f"{loc}: {msg}")
+    for head, msgs in scalars.items():
+        finite = any("finite" in m for m in msgs)
+        what = "a finite number" if finite else "a number, a string or a boolean"
+        items[items.index(head)] = f"{head}: expected {what}"
     return f"{filename}: " + "; ".join(items)
 
 

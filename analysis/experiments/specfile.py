@@ -6,6 +6,7 @@ The base of the sweep file (:mod:`analysis.experiments.spec`) and the calibratio
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,32 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from sim.scenario import yaml_error_text
 
-__all__ = ["SpecFile", "StrictModel", "read_yaml"]
+__all__ = ["SpecFile", "StrictModel", "finite_values", "read_yaml"]
 
 
 class StrictModel(BaseModel):
-    """A frozen pydantic model that refuses unknown fields (the base of every spec model)."""
+    """A frozen pydantic model that refuses unknown fields and inf/NaN numbers (the base of
+    every spec model; the scenario schema refuses them too)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def finite_values(value: Any) -> Any:
+    """``value`` unchanged; ``ValueError`` naming the first inf/NaN number inside it (for the
+    free-form override mappings, which ``allow_inf_nan`` does not reach)."""
+
+    def walk(x: Any, at: str) -> None:
+        if isinstance(x, float) and not math.isfinite(x):
+            raise ValueError(f"{at or 'value'}: expected a finite number, got {x}")
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{at}.{k}" if at else str(k))
+        elif isinstance(x, list | tuple):
+            for i, v in enumerate(x):
+                walk(v, f"{at}.{i}" if at else str(i))
+
+    walk(value, "")
+    return value
 
 
 class SpecFile(StrictModel):

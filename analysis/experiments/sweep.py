@@ -16,6 +16,14 @@ Output directory layout::
 ``--resume`` runs only the tasks it does not hold. Parquet is produced from the CSV once the
 sweep (or ``analyze``) ends.
 
+Nothing silent, nothing lost: before the first task (and before anything is written) the
+task's input check (:func:`analysis.experiments.protocol.input_check`; the simulator's tasks
+validate every point's overrides against the scenario and every metric) refuses a bad path,
+value or metric; the folder is held (``DIR/.lock``, :mod:`analysis.experiments.lock`) for the
+whole sweep, so a second sweep into it is refused; ``--resume`` refuses a folder whose
+``sweep.json`` is missing or differs from the spec, and a ``runs.csv`` with a damaged line
+(other than a torn last one) is refused with its line number, whether resumed or analysed.
+
 Seeds: task ``k`` gets child ``k`` of ``numpy.random.SeedSequence(spec.seed)`` (see
 :func:`analysis.experiments.protocol.task_seeds`), so results are identical whatever the executor,
 the number of workers, the completion order, or how often the sweep was resumed.
@@ -24,10 +32,11 @@ the number of workers, the completion order, or how often the sweep was resumed.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +46,22 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.experiments.designs import Design, build_design
-from analysis.experiments.protocol import resolve_task, run_named_task, task_seeds
-from analysis.experiments.record import Record, atomic_write_bytes, complete_text
+from analysis.experiments.lock import check_folder_free, hold_folder
+from analysis.experiments.protocol import (
+    TaskInputError,
+    input_check,
+    resolve_task,
+    run_named_task,
+    task_seeds,
+)
+from analysis.experiments.record import (
+    Record,
+    RecordError,
+    atomic_write_bytes,
+    complete_text,
+    differences,
+    read_json_record,
+)
 from analysis.experiments.runner import (
     Outcome,
     Pool,
@@ -57,6 +80,7 @@ __all__ = [
     "SweepSummary",
     "check_sweep",
     "read_runs",
+    "read_sweep_json",
     "run_columns",
     "run_sweep",
     "sweep_record",
@@ -135,13 +159,107 @@ def _fingerprint(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"spec": spec, "design": record["design"], "columns": record["columns"]}
 
 
+def _changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
+    """What differs between the ``sweep.json`` of a folder and this sweep (None if nothing)."""
+    old, new = _fingerprint(recorded), _fingerprint(now)
+    if old == new:
+        return None
+    if changed := differences(old["spec"], new["spec"]):
+        return f"the sweep spec differs from the one this folder was started with ({', '.join(changed)})"
+    return (
+        "the spec is the same but its design points differ from the recorded ones "
+        f"({', '.join(differences(old, new))}; e.g. another version of the design code)"
+    )
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{what} {text[:40]!r} is not an integer") from None
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text[:40]!r} is not a number") from None
+
+
+def _row_check(record: Mapping[str, Any], columns: list[str]) -> Callable[[list[str]], None]:
+    """Check of one ``runs.csv`` row against the sweep of ``record`` (its ``sweep.json``):
+    ``ValueError`` saying what no run of that sweep can have written. (What the record does
+    not say, e.g. the number of tasks, is not checked.)"""
+    spec = record["spec"]
+    n_tasks = record.get("n_tasks")
+    reps = record.get("replications")
+    seeds = None
+    if n_tasks is not None and spec.get("seed") is not None:
+        seeds = task_seeds(int(spec["seed"]), int(n_tasks))
+    status_i, wall_i, attempt_i = (columns.index(c) for c in ("status", "wall_s", "attempt"))
+    metric_i = [(columns.index(m), m) for m in spec.get("metrics", []) if m in columns]
+
+    def check(row: list[str]) -> None:
+        task = _int(row[0], "task")
+        if task < 0 or (n_tasks is not None and task >= n_tasks):
+            raise ValueError(f"task {task} is not a task of this sweep (0 to {n_tasks - 1})")
+        point, rep = _int(row[1], "point"), _int(row[2], "replication")
+        if reps is not None and (point, rep) != divmod(task, int(reps)):
+            raise ValueError(f"point {point}, replication {rep} do not belong to task {task}")
+        seed = _int(row[3], "seed")
+        if seeds is not None and seed != int(seeds[task]):
+            raise ValueError(f"seed {seed} is not the seed of task {task} ({seeds[task]})")
+        status = row[status_i]
+        if status not in ("ok", "error"):
+            raise ValueError(f"status {status[:40]!r} is neither 'ok' nor 'error'")
+        _float(row[wall_i], "wall_s")
+        if _int(row[attempt_i], "attempt") < 1:
+            raise ValueError(f"attempt {row[attempt_i]} is not a positive integer")
+        for i, m in metric_i:
+            if row[i] or status == "ok":
+                _float(row[i], m)
+
+    return check
+
+
+def read_sweep_json(out: str | Path) -> dict[str, Any]:
+    """``out/sweep.json`` (:class:`SweepError` if missing, damaged or not a sweep's)."""
+    path = Path(out) / SWEEP_JSON
+    record = read_json_record(path, "sweep", SweepError)
+    if not isinstance(record.get("spec"), dict):
+        raise SweepError(f"{path}: damaged (no spec); not a sweep record")
+    return record
+
+
+def _rows(out: Path, record: Mapping[str, Any]) -> list[list[str]]:
+    """The complete, checked rows of ``out/runs.csv`` (:class:`SweepError` naming a bad line).
+
+    Its columns are the record's, or, if the record does not list them, its own header's."""
+    path = out / RUNS_CSV
+    try:
+        columns = record.get("columns")
+        if columns is None:
+            with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+                columns = next(csv.reader(fh), [])
+        return Record(path, columns, "sweep").rows(_row_check(record, columns))
+    except RecordError as err:
+        raise SweepError(str(err)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SweepError(f"{out / SWEEP_JSON}: damaged ({err}); not a sweep record") from None
+
+
 def read_runs(out_dir: str | Path) -> pd.DataFrame:
     """Read ``DIR/runs.csv`` into a DataFrame sorted by task.
 
-    A truncated last line (the process was killed mid-write) is ignored; should a task
-    appear twice, the first record wins.
+    A truncated last line (the process was killed mid-write) is ignored; any other damaged
+    line is refused (:class:`SweepError` naming the file and the line, checked against
+    ``DIR/sweep.json``); should a task appear twice, the first record wins.
     """
-    path = Path(out_dir) / RUNS_CSV
+    out = Path(out_dir)
+    path = out / RUNS_CSV
+    if not path.is_file():
+        raise SweepError(f"{path}: not found")
+    _rows(out, read_sweep_json(out))
     text, _ = complete_text(path)
     if not text.strip():
         raise SweepError(f"{path} holds no results")
@@ -165,12 +283,12 @@ def write_parquet(out_dir: str | Path) -> Path:
     return target
 
 
-def _recorded(record: Record) -> tuple[set[int], int, int]:
+def _recorded(rows: list[list[str]], columns: list[str]) -> tuple[set[int], int, int]:
     """Task indices already in ``runs.csv`` (first record wins) and their ok/error counts."""
     done: set[int] = set()
     n_ok = n_err = 0
-    status_col = record.columns.index("status")
-    for row in record.rows():
+    status_col = columns.index("status")
+    for row in rows:
         task = int(row[0])
         if task not in done:
             done.add(task)
@@ -182,47 +300,67 @@ def _recorded(record: Record) -> tuple[set[int], int, int]:
 # ------------------------------------------------------------------------------- sweeps
 
 
-def _prepare(
-    spec: SweepSpec, out: Path, resume: bool
-) -> tuple[Design, dict[str, Any], set[int], int, int]:
-    """Every check that can fail on bad input, before anything is written."""
+def _where(spec: SweepSpec) -> str:
+    return spec.source.name if spec.source else "<sweep>"
+
+
+def _check_spec(spec: SweepSpec) -> tuple[Design, dict[str, Any]]:
+    """The checks of the spec alone, reading no output folder: the task can be imported, the
+    design built, and the task's inputs (every point, every metric) pass its check."""
     try:
-        resolve_task(spec.task)
+        fn = resolve_task(spec.task)
     except Exception as exc:
-        where = spec.source.name if spec.source else "<sweep>"
         raise SweepError(
-            f"{where}: task: cannot import {spec.task!r}: {type(exc).__name__}: {exc}"
+            f"{_where(spec)}: task: cannot import {spec.task!r}: {type(exc).__name__}: {exc}"
         ) from None
     design = build_design(spec)
-    record = sweep_record(spec, design)
-    csv_path = out / RUNS_CSV
-    has_runs = csv_path.is_file() and csv_path.stat().st_size > 0
+    check = input_check(fn)
+    if check is not None:
+        try:
+            check(str(spec.base_path), spec.fixed, design.all_overrides(), spec.metrics)
+        except TaskInputError as err:
+            raise SweepError(f"{_where(spec)}: {err}") from None
+    return design, sweep_record(spec, design)
+
+
+def _check_folder(record: dict[str, Any], out: Path, resume: bool) -> tuple[set[int], int, int]:
+    """The checks of the output folder (read only): recorded tasks and their ok/error counts."""
+    csv_path, json_path = out / RUNS_CSV, out / SWEEP_JSON
     if out.exists() and not out.is_dir():
         raise SweepError(f"{out} exists and is not a directory")
+    has_runs = csv_path.is_file() and csv_path.stat().st_size > 0
     if has_runs and not resume:
         raise SweepError(
             f"{csv_path} already holds results: pass --resume to continue that sweep or choose another --out"
         )
-    done: set[int] = set()
-    n_ok = n_err = 0
-    if has_runs:
-        json_path = out / SWEEP_JSON
-        if json_path.is_file():
-            old = json.loads(json_path.read_text(encoding="utf-8"))
-            if _fingerprint(old) != _fingerprint(record):
-                raise SweepError(
-                    f"{json_path}: the sweep spec or design changed since this sweep started; "
-                    "choose another --out"
-                )
+    if not resume:
+        return set(), 0, 0
+    if json_path.is_file():
         try:
-            done, n_ok, n_err = _recorded(Record(csv_path, record["columns"], "sweep"))
-        except RunnerError as err:
-            raise SweepError(str(err)) from None
-        if done and max(done) >= record["n_tasks"]:
+            why = _changes(read_sweep_json(out), record)
+        except (KeyError, TypeError, AttributeError) as err:
+            raise SweepError(f"{json_path}: damaged ({err}); not a sweep record") from None
+        if why:
             raise SweepError(
-                f"{csv_path}: task {max(done)} is not in this sweep; choose another --out"
+                f"{json_path}: {why}; --resume needs the same spec, or choose another --out"
             )
-    return design, record, done, n_ok, n_err
+    elif has_runs:
+        raise SweepError(
+            f"{json_path}: not found, so nothing says which sweep the results in {csv_path} "
+            "belong to; --resume refused: choose another --out"
+        )
+    if not has_runs:
+        return set(), 0, 0
+    return _recorded(_rows(out, record), record["columns"])
+
+
+def _prepare(
+    spec: SweepSpec, out: Path, resume: bool
+) -> tuple[Design, dict[str, Any], set[int], int, int]:
+    """Every check that can fail on bad input, before anything is written."""
+    design, record = _check_spec(spec)
+    check_folder_free(out, SweepError)
+    return (design, record, *_check_folder(record, out, resume))
 
 
 def check_sweep(spec: SweepSpec, out_dir: str | Path, resume: bool = False) -> None:
@@ -285,51 +423,54 @@ def run_sweep(
     cheap tasks); default: a process pool of ``workers`` processes. ``resume`` skips tasks
     already recorded (ok or error) in ``runs.csv``; without it an existing non-empty
     ``runs.csv`` is an error. Task failures are recorded, not raised. Raises
-    :class:`SpecError` / :class:`SweepError` on bad input, before writing anything.
+    :class:`SpecError` / :class:`SweepError` on bad input (a point or metric the task's input
+    check refuses, a folder another sweep holds, a resumption of a folder whose
+    ``sweep.json`` is missing or differs, a damaged ``runs.csv``), before writing anything.
     """
     t0 = time.perf_counter()
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     out = Path(out_dir)
-    design, record, done, n_ok_before, n_err_before = _prepare(spec, out, resume)
+    design, record, *_ = _prepare(spec, out, resume)
     n_tasks = record["n_tasks"]
     csv_path = out / RUNS_CSV
+    with hold_folder(out, "sweep", SweepError):
+        # checked again while holding the folder: another sweep may have written it since
+        done, n_ok_before, n_err_before = _check_folder(record, out, resume)
+        if not done or not (out / SWEEP_JSON).is_file():
+            atomic_write_bytes(out / SWEEP_JSON, json.dumps(record, indent=1).encode())
 
-    out.mkdir(parents=True, exist_ok=True)
-    if not done or not (out / SWEEP_JSON).is_file():
-        atomic_write_bytes(out / SWEEP_JSON, json.dumps(record, indent=1).encode())
+        with contextlib.ExitStack() as stack:
+            if executor is None:
+                task_module = spec.task.partition(":")[0]
+                executor = stack.enter_context(
+                    make_executor(workers=workers, retries=spec.retries, preload=(task_module,))
+                )
+            runs = stack.enter_context(Record(csv_path, record["columns"], "sweep"))
+            bar = stack.enter_context(
+                tqdm(
+                    total=n_tasks,
+                    initial=len(done),
+                    desc=f"sweep {spec.name}",
+                    unit="run",
+                    disable=not progress,
+                    dynamic_ncols=True,
+                )
+            )
+            counts = _Counts(spec, design, runs)
+            todo = (counts.task(k) for k in range(n_tasks) if k not in done)
+            try:
+                run_tasks(executor, todo, counts, retries=spec.retries, bar=bar)
+            except RunnerError as err:
+                raise SweepError(str(err)) from err
+            except KeyboardInterrupt:
+                bar.close()
+                print(
+                    f"sweep {spec.name}: interrupted; finished tasks are in {csv_path}, rerun with --resume"
+                )
+                raise
 
-    with contextlib.ExitStack() as stack:
-        if executor is None:
-            task_module = spec.task.partition(":")[0]
-            executor = stack.enter_context(
-                make_executor(workers=workers, retries=spec.retries, preload=(task_module,))
-            )
-        runs = stack.enter_context(Record(csv_path, record["columns"], "sweep"))
-        bar = stack.enter_context(
-            tqdm(
-                total=n_tasks,
-                initial=len(done),
-                desc=f"sweep {spec.name}",
-                unit="run",
-                disable=not progress,
-                dynamic_ncols=True,
-            )
-        )
-        counts = _Counts(spec, design, runs)
-        todo = (counts.task(k) for k in range(n_tasks) if k not in done)
-        try:
-            run_tasks(executor, todo, counts, retries=spec.retries, bar=bar)
-        except RunnerError as err:
-            raise SweepError(str(err)) from err
-        except KeyboardInterrupt:
-            bar.close()
-            print(
-                f"sweep {spec.name}: interrupted; finished tasks are in {csv_path}, rerun with --resume"
-            )
-            raise
-
-    write_parquet(out)
+        write_parquet(out)
     summary = SweepSummary(
         name=spec.name,
         out_dir=out,
