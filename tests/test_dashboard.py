@@ -168,6 +168,7 @@ def test_run_folder_reads_back(finished, tmp_path):
 
 def test_sweep_folder(tmp_path):
     from analysis.dashboard.folders import open_sweep
+    from analysis.experiments.sweep import SweepError
 
     d = tmp_path / "sweep"
     d.mkdir()
@@ -180,18 +181,23 @@ def test_sweep_folder(tmp_path):
         "metrics": ["shock_return:NVDA"],
         "fixed": {},
     }
-    (d / "sweep.json").write_text(json.dumps({"name": "s", "spec": spec, "n_tasks": 2}))
+    (d / "sweep.json").write_text(json.dumps({"name": "s", "spec": spec, "n_tasks": 3}))
     (d / "runs.csv").write_text(
         "task,point,replication,seed,network.q,shock_return:NVDA,wall_s,status,error,attempt\n"
         "0,0,0,1,0.1,-10.0,1.0,ok,,1\n1,1,0,2,0.3,-12.0,1.0,ok,,1\n"
+        "2,2,0,3,0.5,,1.0,error,boom,3\n"
     )
     (d / "analysis").mkdir()
     (d / "analysis" / "drivers.csv").write_text("rank,parameter,score\n1,network.q,0.5\n")
     (d / "analysis" / "heatmap_x.png").write_bytes(b"\x89PNG")
     view = open_sweep(d)
-    assert view.counts == {"tasks": 2, "recorded": 2, "ok": 2, "failed": 0}
+    # the runner writes "error" for a failed run: the dashboard counts it as failed
+    assert view.counts == {"tasks": 3, "recorded": 3, "ok": 2, "failed": 1}
     assert list(view.tables) == ["drivers.csv"] and view.images[0].name == "heatmap_x.png"
     assert view.parameters == ["network.q"] and view.analysed
+    (d / "sweep.json").write_text("{torn")
+    with pytest.raises(SweepError, match="unreadable"):
+        open_sweep(d)
 
 
 def test_live_run_steps_in_the_background_and_pauses():

@@ -51,8 +51,13 @@ def open_sweep(folder: str | Path) -> SweepView:
             f"{folder}: not a sweep folder (no {SWEEP_JSON}; 'python run.py sweep SPEC.yaml' "
             "writes one)"
         )
-    rec = json.loads((folder / SWEEP_JSON).read_text())
-    spec = rec.get("spec", {})
+    try:
+        rec = json.loads((folder / SWEEP_JSON).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SweepError(f"{folder / SWEEP_JSON}: unreadable ({type(e).__name__})") from None
+    if not isinstance(rec, dict):
+        raise SweepError(f"{folder / SWEEP_JSON}: not a sweep record (expected a JSON object)")
+    spec = rec.get("spec") or {}
     if (folder / RUNS_CSV).is_file():
         runs = read_runs(folder)
     elif (folder / "runs.parquet").is_file():
@@ -64,7 +69,8 @@ def open_sweep(folder: str | Path) -> SweepView:
         "tasks": int(rec.get("n_tasks", len(runs))),
         "recorded": len(runs),
         "ok": int((status == "ok").sum()),
-        "failed": int((status == "failed").sum()),
+        # the runner records "ok" or "error"; anything not ok is a failed run
+        "failed": int((status != "ok").sum()),
     }
     view = SweepView(
         folder=folder,
