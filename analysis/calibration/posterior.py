@@ -17,6 +17,8 @@ weights ``w_k``) as the observed data, and computes an ABC posterior
   other method's (regression adjustment, or plain rejection with ``adjust``) interval, width
   and recovery coverage, for comparison;
 * ``correlation.csv``: the posterior correlation matrix (search-space coordinates);
+* ``target_correlation.csv``: over every run, each parameter's correlation with each target
+  (which target carries information on which parameter);
 * ``recovery.csv``: every held-out pseudo-observation, truth, median and interval;
 * ``corner.png``: pairwise plot; ``posterior.json`` (settings, inputs, every table) and
   ``report.md`` (the tables as Markdown).
@@ -275,6 +277,18 @@ def summarise(
             row[f"{alt}_coverage90"] = float(rec_other["covered"][:, j].mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def target_correlations(inputs: PosteriorInputs) -> pd.DataFrame:
+    """Which target informs which parameter: the correlation, over every run of the table
+    (the prior predictive), of each parameter (search-space coordinate) with each target."""
+    rows = {}
+    for j, pr in enumerate(inputs.priors):
+        rows[pr.path] = {
+            t.metric: float(np.corrcoef(inputs.theta[:, j], inputs.S[:, k])[0, 1])
+            for k, t in enumerate(inputs.targets)
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def trade_offs(names: list[str], corr: np.ndarray, threshold: float = TRADE_OFF) -> pd.DataFrame:

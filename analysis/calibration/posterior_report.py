@@ -18,6 +18,7 @@ from analysis.calibration.posterior import (
     WEAK,
     PosteriorInputs,
     dumps,
+    target_correlations,
     trade_offs,
 )
 
@@ -140,6 +141,16 @@ def render_report(
         lines.append("none")
     for p in pairs.to_dict(orient="records"):
         lines.append(f"* `{p['a']}` - `{p['b']}`: r = {p['corr']:+.2f}")
+    tc = target_correlations(inputs)
+    lines += [
+        "",
+        "Which target informs which parameter (correlation over all runs of the table):",
+        "",
+        "| parameter | " + " | ".join(f"`{c}`" for c in tc.columns) + " |",
+        "| --- |" + " ---: |" * len(tc.columns),
+    ]
+    for name, r in tc.iterrows():
+        lines.append(f"| `{name}` | " + " | ".join(f"{v:+.2f}" for v in r) + " |")
     if inputs.notes:
         lines += ["", "Notes:", ""] + [f"* {note}" for note in inputs.notes]
     return "\n".join(lines) + "\n"
@@ -182,6 +193,7 @@ def write_outputs(
         _samples(inputs, res).to_csv(tmp / "posterior_samples.csv", index=False)
         table.to_csv(tmp / "identification.csv", index=False)
         pd.DataFrame(corr, index=names, columns=names).to_csv(tmp / "correlation.csv")
+        target_correlations(inputs).to_csv(tmp / "target_correlation.csv")
         if rec is not None:
             _recovery_table(inputs, rec).to_csv(tmp / "recovery.csv", index=False)
         (tmp / "posterior.json").write_text(dumps(record) + "\n", encoding="utf-8")

@@ -34,7 +34,7 @@ def _plain_ticks(axis: Any, low: float, high: float) -> None:
 
 
 def plot_corner(
-    inputs: PosteriorInputs, res: AbcResult, corr: np.ndarray, path: Path, bins: int = 15
+    inputs: PosteriorInputs, res: AbcResult, corr: np.ndarray, path: Path, bins: int = 10
 ) -> None:
     """Diagonal: posterior share of each parameter per bin (bins of equal width in the search
     space; the flat prior as a dashed line; the 5-95 % interval shaded, the median a line); below: accepted runs (size by weight) over every prior draw
