@@ -16,6 +16,9 @@ import pytest
 from scipy import stats
 
 from analysis.calibration.abc import abc_posterior, recovery, weighted_quantile
+from analysis.calibration.spec import parse_calibration
+from analysis.experiments.spec import load_spec
+from analysis.experiments.specfile import read_yaml
 from analysis.experiments.sweep import run_sweep
 from run import main as run_main
 from tests.conftest import ROOT
@@ -175,3 +178,20 @@ def test_cli_bad_inputs_exit_2_with_one_line(
     wider = _write(tmp_path / "c3.yaml", text.replace("low: 1.0, high: 6.0", "low: 1.0, high: 8.0"))
     assert "the prior must be the calibration's box" in fails(str(runs), str(wider))
     assert "not found" in fails(str(tmp_path), str(cal))  # a folder that is not a sweep
+
+
+def test_shipped_prior_sweep_is_in_step_with_the_calibration() -> None:
+    """scenarios/sweeps/deepseek_prior.yaml varies exactly the calibration's parameters over
+    its box, at its overrides, and records every target (else `posterior` would refuse it)."""
+    cal_path = ROOT / "scenarios" / "calibration" / "deepseek_msm.yaml"
+    cal = parse_calibration(
+        read_yaml(cal_path, "calibration", ValueError), cal_path.name, source=cal_path
+    )
+    sweep = load_spec(ROOT / "scenarios" / "sweeps" / "deepseek_prior.yaml")
+    box = lambda ps: {p.path: (p.low, p.high, p.scale) for p in ps}  # noqa: E731
+    assert box(sweep.parameters) == box(cal.parameters)
+    assert {k: str(v) for k, v in sweep.fixed.items()} == {
+        k: str(v) for k, v in cal.overrides.items()
+    }
+    assert {t.metric for t in cal.targets} <= set(sweep.metrics)
+    assert sweep.replications == 1 and sweep.base_path == cal.resolve(cal.base)

@@ -149,8 +149,8 @@ def render_report(
         "| parameter | " + " | ".join(f"`{c}`" for c in tc.columns) + " |",
         "| --- |" + " ---: |" * len(tc.columns),
     ]
-    for name, r in tc.iterrows():
-        lines.append(f"| `{name}` | " + " | ".join(f"{v:+.2f}" for v in r) + " |")
+    for name, values in tc.iterrows():
+        lines.append(f"| `{name}` | " + " | ".join(f"{v:+.2f}" for v in values) + " |")
     if inputs.notes:
         lines += ["", "Notes:", ""] + [f"* {note}" for note in inputs.notes]
     return "\n".join(lines) + "\n"
