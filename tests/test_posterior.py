@@ -15,7 +15,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.calibration.abc import abc_posterior, recovery, weighted_quantile
+from analysis.calibration.abc import (
+    abc_posterior,
+    prior_predictive_check,
+    recovery,
+    weighted_quantile,
+)
 from analysis.calibration.spec import parse_calibration
 from analysis.experiments.spec import load_spec
 from analysis.experiments.specfile import read_yaml
@@ -76,6 +81,18 @@ def test_weighted_quantile_matches_numpy_with_equal_weights() -> None:
     x = np.random.default_rng(5).standard_normal(1001)
     got = weighted_quantile(x, np.ones_like(x), [0.05, 0.5, 0.95])
     np.testing.assert_allclose(got, np.quantile(x, [0.05, 0.5, 0.95]), atol=0.02)
+
+
+def test_prior_predictive_check_flags_data_off_the_simulations() -> None:
+    """Two nearly collinear summaries: a point on their line is typical, a point off it is
+    flagged although each summary on its own is well inside its range."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(2000)
+    S = np.column_stack([x, x + 0.05 * rng.standard_normal(2000)])
+    on = prior_predictive_check(S, np.array([0.5, 0.5]))
+    off = prior_predictive_check(S, np.array([0.5, -0.5]))
+    assert on["share_farther"] > 0.3 and off["share_farther"] < 0.01
+    assert 0.6 < off["percentile"][0] < 0.8 and 0.2 < off["percentile"][1] < 0.4
 
 
 # ----------------------------------------------------------------------------- command

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ __all__ = [
     "AbcResult",
     "abc_posterior",
     "distances",
+    "prior_predictive_check",
     "recovery",
     "weighted_corr",
     "weighted_quantile",
@@ -214,4 +216,30 @@ def recovery(
         "low": low,
         "high": high,
         "covered": (truth >= low) & (truth <= high),
+    }
+
+
+def prior_predictive_check(S: np.ndarray, s_obs: np.ndarray) -> dict[str, Any]:
+    """Does the model produce data like the observed at all (at any parameters of the table)?
+
+    ``percentile``: per summary, the share of runs below the observed value (each target on
+    its own); ``mahalanobis``: the observed summaries' Mahalanobis distance from the runs'
+    mean (their covariance; pseudo-inverse); ``share_farther``: the share of runs at least
+    as far. A share near 0 means the observed data lie outside the cloud of simulations
+    jointly, even if each target is inside on its own: a regression adjustment then
+    extrapolates.
+    """
+    S, s_obs = np.asarray(S, float), np.asarray(s_obs, float)
+    mu = S.mean(axis=0)
+    inv = np.linalg.pinv(np.atleast_2d(np.cov(S.T)))
+
+    def maha(x: np.ndarray) -> np.ndarray:
+        z = x - mu
+        return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", z, inv, z), 0.0))
+
+    m_obs = float(maha(s_obs))
+    return {
+        "percentile": (S < s_obs).mean(axis=0),
+        "mahalanobis": m_obs,
+        "share_farther": float((maha(S) >= m_obs).mean()),
     }

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.calibration.abc import AbcResult
+from analysis.calibration.abc import AbcResult, prior_predictive_check
 from analysis.calibration.posterior import (
     PINNED,
     TRADE_OFF,
@@ -141,6 +141,22 @@ def render_report(
         lines.append("none")
     for p in pairs.to_dict(orient="records"):
         lines.append(f"* `{p['a']}` - `{p['b']}`: r = {p['corr']:+.2f}")
+    check = prior_predictive_check(inputs.S, inputs.s_obs)
+    pct = ", ".join(
+        f"`{t.metric}` {p:.2f}" for t, p in zip(inputs.targets, check["percentile"], strict=True)
+    )
+    lines += [
+        "",
+        f"Prior-predictive check: share of runs below each real value: {pct}. Jointly, the "
+        f"real targets' Mahalanobis distance from the runs' mean is {check['mahalanobis']:.2f}; "
+        f"{check['share_farther']:.1%} of the runs are at least as far"
+        + (
+            " (the model rarely produces the real combination of targets anywhere in the box: "
+            "the regression adjustment extrapolates, prefer plain rejection)."
+            if check["share_farther"] < 0.05
+            else "."
+        ),
+    ]
     tc = target_correlations(inputs)
     lines += [
         "",
@@ -187,6 +203,7 @@ def write_outputs(
         "identification": table.to_dict(orient="records"),
         "correlation": {"parameters": names, "matrix": corr.tolist()},
         "trade_offs": pairs.to_dict(orient="records"),
+        "prior_predictive_check": prior_predictive_check(inputs.S, inputs.s_obs),
         "notes": inputs.notes,
     }
     with results_folder(out, "posterior") as tmp:
