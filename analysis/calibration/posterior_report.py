@@ -37,7 +37,7 @@ def _samples(inputs: PosteriorInputs, res: AbcResult) -> pd.DataFrame:
     )
     for j, pr in enumerate(inputs.priors):
         df[pr.path] = pr.from_unit(res.unit[:, j])
-    for j, pr in enumerate(inputs.priors):
+    for j, pr in enumerate(inputs.priors if res.adjusted else ()):
         df[f"{pr.path} (unadjusted)"] = pr.from_unit(res.raw_unit[:, j])
     for k, t in enumerate(inputs.targets):
         df[t.metric] = inputs.S[res.index, k]
