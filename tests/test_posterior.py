@@ -93,6 +93,9 @@ def test_prior_predictive_check_flags_data_off_the_simulations() -> None:
     off = prior_predictive_check(S, np.array([0.5, -0.5]))
     assert on["share_farther"] > 0.3 and off["share_farther"] < 0.01
     assert 0.6 < off["percentile"][0] < 0.8 and 0.2 < off["percentile"][1] < 0.4
+    # in other units (dollars next to percent) the answer is the same
+    scaled = prior_predictive_check(S * [1e11, 1.0], np.array([0.5e11, -0.5]))
+    assert np.isclose(scaled["mahalanobis"], off["mahalanobis"])
 
 
 # ----------------------------------------------------------------------------- command
@@ -129,6 +132,9 @@ def toy_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         targets:
           - {{metric: "shock_return:NVDA", value: -12.0, tolerance: 1.0}}
           - {{metric: "rebound:NVDA", value: 6.0, tolerance: 0.5}}
+        validation:
+          - {{metric: "volume_multiple:NVDA", value: 5.0, tolerance: 1.0}}
+          - {{metric: "shock_return:AAPL", value: 3.0, tolerance: 1.0}}
         parameters:
           - {{path: news.viral_cost_claim.credibility, low: 0.4, high: 3.0, scale: log}}
           - {{path: population.cohorts.fundamental.risk_aversion, low: 1.0, high: 6.0}}
@@ -171,6 +177,25 @@ def test_cli_writes_every_file_atomically(
     assert run_main([*argv[:-1], "0"]) == 0
     assert not (out / "recovery.csv").exists() and (out / "posterior.json").read_text() != before
     assert [p.name for p in tmp_path.iterdir()] == ["post"]
+
+
+def test_cli_validation_facts_and_exclusions(
+    toy_sweep: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs, cal = toy_sweep
+    out = tmp_path / "post"
+    argv = ["posterior", str(runs), str(cal), "--out", str(out), "--recovery", "0"]
+    assert run_main([*argv, "--include-validation", "--exclude", "rebound:NVDA"]) == 0
+    report = capsys.readouterr().out
+    # the facts compared: the first target and the validation fact the runs answer
+    assert "`shock_return:NVDA` = -12" in report and "`volume_multiple:NVDA` = 5" in report
+    assert "`rebound:NVDA` =" not in report
+    assert "validation fact shock_return:AAPL left out" in report
+    table = pd.read_csv(out / "identification.csv", index_col="parameter")
+    # without the rebound, nothing informs the risk aversion
+    assert table.loc["population.cohorts.fundamental.risk_aversion", "width_frac"] > 0.75
+    assert run_main([*argv, "--exclude", "nope:NVDA"]) == 2
+    assert "--exclude nope:NVDA: not one of the facts" in capsys.readouterr().err
 
 
 def test_cli_bad_inputs_exit_2_with_one_line(

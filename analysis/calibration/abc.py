@@ -230,11 +230,14 @@ def prior_predictive_check(S: np.ndarray, s_obs: np.ndarray) -> dict[str, Any]:
     extrapolates.
     """
     S, s_obs = np.asarray(S, float), np.asarray(s_obs, float)
-    mu = S.mean(axis=0)
-    inv = np.linalg.pinv(np.atleast_2d(np.cov(S.T)))
+    # standardised first: summaries in dollars next to ones in percent would leave the
+    # pseudo-inverse only the dollar direction
+    mu, sd = S.mean(axis=0), S.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    inv = np.linalg.pinv(np.atleast_2d(np.cov(((S - mu) / sd).T)))
 
     def maha(x: np.ndarray) -> np.ndarray:
-        z = x - mu
+        z = (x - mu) / sd
         return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", z, inv, z), 0.0))
 
     m_obs = float(maha(s_obs))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,8 @@ class Prior:
 @dataclass
 class PosteriorInputs:
     """What the ABC needs, read and checked: ``theta`` (n x D, unit cube) and ``S`` (n x k)
-    from the sweep's ok runs, the targets' observed values, scales and weights."""
+    from the sweep's ok runs, the observed values, scales and weights of ``targets`` (the
+    calibration's targets, with ``include_validation`` also validation facts)."""
 
     sweep_dir: Path
     spec: CalibrationSpec
@@ -164,10 +166,19 @@ def _priors(spec: CalibrationSpec, sweep: dict[str, Any], where: str) -> list[Pr
     return priors
 
 
-def load_inputs(sweep_dir: str | Path, calibration: str | Path) -> PosteriorInputs:
+def load_inputs(
+    sweep_dir: str | Path,
+    calibration: str | Path,
+    include_validation: bool = False,
+    exclude: Sequence[str] = (),
+) -> PosteriorInputs:
     """Read the sweep's runs and the calibration; :class:`PosteriorError` (one line) if the
     folder is not a sweep, a calibration parameter is not swept on its box, or a target is
-    not a column of the runs table."""
+    not a column of the runs table.
+
+    ``include_validation`` adds the calibration's validation facts that are run metrics of
+    the base and columns of the table (the others are listed in the notes) to the observed
+    data; ``exclude`` drops facts by metric name or label."""
     from analysis.experiments.sweep import SweepError, read_runs, read_sweep_json
 
     sweep_dir = Path(sweep_dir)
@@ -195,6 +206,21 @@ def load_inputs(sweep_dir: str | Path, calibration: str | Path) -> PosteriorInpu
                 f"(its metrics: {', '.join(metrics)}); add it to the sweep's metrics and rerun"
             )
     notes: list[str] = []
+    facts = list(spec.targets)
+    if include_validation:
+        for v in spec.validation:
+            if v.scenario is None and v.statistic is None and v.metric in runs.columns:
+                facts.append(v)
+            else:
+                notes.append(f"validation fact {v.label} left out (not a column of the runs)")
+    for name in exclude:
+        if not any(name in (f.metric, f.label) for f in facts):
+            raise PosteriorError(
+                f"--exclude {name}: not one of the facts ({', '.join(f.label for f in facts)})"
+            )
+    facts = [f for f in facts if f.metric not in exclude and f.label not in exclude]
+    if not facts:
+        raise PosteriorError(f"{cal}: no facts left to compare with the runs")
     fixed = sweep["spec"].get("fixed", {})
     over = {k: (str(v) if not isinstance(v, int | float) else v) for k, v in spec.overrides.items()}
     fix = {k: (str(v) if not isinstance(v, int | float) else v) for k, v in fixed.items()}
@@ -204,7 +230,7 @@ def load_inputs(sweep_dir: str | Path, calibration: str | Path) -> PosteriorInpu
         )
     n_all = len(runs)
     ok = runs[runs["status"] == "ok"]
-    cols = [t.metric for t in spec.targets]
+    cols = [t.metric for t in facts]
     S = ok[cols].to_numpy(dtype=float)
     finite = np.isfinite(S).all(axis=1)
     ok, S = ok[finite].reset_index(drop=True), S[finite]
@@ -220,7 +246,7 @@ def load_inputs(sweep_dir: str | Path, calibration: str | Path) -> PosteriorInpu
         )
     theta = np.column_stack([pr.to_unit(ok[pr.path].to_numpy(float)) for pr in priors])
     base = _base_values(spec, [p.path for p in priors])
-    return PosteriorInputs(sweep_dir, spec, priors, list(spec.targets), ok, theta, S, base, notes)
+    return PosteriorInputs(sweep_dir, spec, priors, facts, ok, theta, S, base, notes)
 
 
 def _verdict(low: float, high: float) -> str:
@@ -284,10 +310,11 @@ def target_correlations(inputs: PosteriorInputs) -> pd.DataFrame:
     (the prior predictive), of each parameter (search-space coordinate) with each target."""
     rows = {}
     for j, pr in enumerate(inputs.priors):
-        rows[pr.path] = {
-            t.metric: float(np.corrcoef(inputs.theta[:, j], inputs.S[:, k])[0, 1])
-            for k, t in enumerate(inputs.targets)
-        }
+        with np.errstate(invalid="ignore", divide="ignore"):  # a constant target: NaN
+            rows[pr.path] = {
+                t.metric: float(np.corrcoef(inputs.theta[:, j], inputs.S[:, k])[0, 1])
+                for k, t in enumerate(inputs.targets)
+            }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -311,6 +338,8 @@ def run_posterior(
     adjust: bool = False,
     n_recovery: int = 100,
     seed: int = 0,
+    include_validation: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Path:
     """Compute the posterior and write every output into ``out`` (atomically, as a whole);
     returns the folder. Raises :class:`PosteriorError` before writing anything on bad input."""
@@ -319,7 +348,7 @@ def run_posterior(
 
     if not 0 < quantile <= 1:
         raise PosteriorError(f"--quantile must be in (0, 1], got {quantile}")
-    inputs = load_inputs(sweep_dir, calibration)
+    inputs = load_inputs(sweep_dir, calibration, include_validation, exclude)
     out_path = Path(out) if out is not None else Path(sweep_dir) / "posterior"
     try:
         check_target(out_path)
@@ -347,7 +376,14 @@ def run_posterior(
         )
     rec = recs.get(adjust)
     table = summarise(inputs, res, rec, other, recs.get(not adjust))
-    settings = {"quantile": quantile, "adjust": adjust, "n_recovery": n_recovery, "seed": seed}
+    settings = {
+        "quantile": quantile,
+        "adjust": adjust,
+        "n_recovery": n_recovery,
+        "seed": seed,
+        "include_validation": include_validation,
+        "exclude": list(exclude),
+    }
     write_outputs(out_path, inputs, res, rec, table, settings)
     return out_path
 

@@ -83,7 +83,7 @@ def render_report(
         "",
         f"ABC {how}: {res.n_accepted} of {n} runs accepted (quantile {settings['quantile']}, "
         f"tolerance: distance <= {res.delta:.3g}, i.e. single-run J <= {res.delta**2:.3g}).",
-        "Targets: "
+        "Observed data: "
         + ", ".join(
             f"`{t.metric}` = {t.value:g} (scale {t.s:g}, weight {t.weight:g})"
             for t in inputs.targets

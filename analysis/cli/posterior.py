@@ -81,6 +81,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         help="runs held out in turn as pseudo-observed data (default 100; 0: none)",
     )
     p.add_argument("--seed", metavar="N", type=_count, default=0, help="which runs are held out")
+    p.add_argument(
+        "--include-validation",
+        action="store_true",
+        help="also compare the calibration's validation facts that are columns of the runs",
+    )
+    p.add_argument(
+        "--exclude",
+        metavar="METRIC",
+        action="append",
+        default=[],
+        help="leave this target or validation fact out (repeatable)",
+    )
     p.set_defaults(func=cmd_posterior)
 
 
@@ -97,6 +109,8 @@ def cmd_posterior(args: argparse.Namespace) -> int:
             adjust=args.adjust,
             n_recovery=args.recovery,
             seed=args.seed,
+            include_validation=args.include_validation,
+            exclude=args.exclude,
         )
     except PosteriorError as err:
         return bad_input(" ".join(str(err).split()))
