@@ -5,6 +5,7 @@
     python run.py plot DIR
     python run.py sweep scenarios/sweeps/crash_drivers.yaml [--workers N | --cluster local]
     python run.py analyze DIR
+    python run.py posterior SWEEP_DIR CALIBRATION.yaml [--quantile Q] [--recovery N]
     python run.py dashboard [SCENARIO.yaml] [--port N]
 
 Each command has its own --help.
@@ -22,6 +23,7 @@ COMMAND_MODULES = [
     "analysis.cli.sweep",
     "analysis.cli.validate",
     "analysis.cli.calibrate",
+    "analysis.cli.posterior",
     "analysis.cli.dashboard",
 ]
 

@@ -255,7 +255,9 @@ def test_good_spec_loads_and_resolves_base(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["momentum_vs_credibility.yaml", "crash_drivers.yaml"])
+@pytest.mark.parametrize(
+    "name", ["momentum_vs_credibility.yaml", "crash_drivers.yaml", "deepseek_prior.yaml"]
+)
 def test_shipped_sweep_files_are_valid(name: str) -> None:
     path = Path(__file__).resolve().parents[1] / "scenarios" / "sweeps" / name
     spec = load_spec(path, check_base=False)

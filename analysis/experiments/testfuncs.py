@@ -25,6 +25,7 @@ __all__ = [
     "linear_credibility_task",
     "sleep_task",
     "slow_linear_credibility_task",
+    "toy_posterior_task",
 ]
 
 
@@ -156,3 +157,22 @@ def dying_linear_credibility_task(
     os.close(fd)
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
+
+
+def toy_posterior_task(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """Stand-in for a run in posterior tests: ``shock_return:NVDA`` = -10 x the viral news's
+    credibility, ``rebound:NVDA`` = 2 x the funds' risk aversion, each plus 0.2 x a standard
+    normal draw from ``seed``; ``volume_multiple:NVDA`` = 5 whatever the parameters."""
+    cred = float(overrides.get("news.viral_cost_claim.credibility", 1.0))  # type: ignore[arg-type]
+    gamma = float(overrides.get("population.cohorts.fundamental.risk_aversion", 2.0))  # type: ignore[arg-type]
+    z = np.random.default_rng(seed).standard_normal(2)
+    return _pick(
+        metrics,
+        {
+            "shock_return:NVDA": -10.0 * cred + 0.2 * float(z[0]),
+            "rebound:NVDA": 2.0 * gamma + 0.2 * float(z[1]),
+            "volume_multiple:NVDA": 5.0,
+        },
+    )
