@@ -16,8 +16,10 @@ nothing per ticker. The fit uses a fast surrogate of the model, checked by simul
    seeds), the held-out group's rank correlation (within the group, and over all companies
    with the group's returns predicted), its mean return and the MAE.
 
-``--leave-out none`` fits on all companies (the shipped calibration). Output: a table on
-stdout and ``--out`` (JSON) with every number and the fitted loadings.
+``--leave-out none`` fits on all companies (the shipped calibration); ``--evaluate`` only
+simulates the scenario as it is (median of ``--seeds`` seeds: Spearman, MAE, group means, NVDA's
+shock-day return and dollar loss). Output: a table on stdout and ``--out`` (JSON) with every
+number and the fitted loadings.
 """
 
 from __future__ import annotations
@@ -42,15 +44,22 @@ DEFAULT_FIT = (
 POSITIONING = "positioning"
 
 
+#: metrics reported beside the cross-section (the simulator issue's bands)
+BAND_METRICS = ("shock_return:NVDA", "dollar_loss:NVDA")
+
+
 def _run(args: tuple[dict[str, Any], int]) -> dict[str, float]:
     from analysis.cross_section import cross_section
+    from analysis.metrics import compute_metric
     from sim.simulate import run_model
 
     raw, seed = args
     scn = validate(raw, "<logo>")
     _, result = run_model(scn, seed=seed)
     t = cross_section(result)
-    return dict(zip(t["ticker"], t["sim_pct"], strict=True))
+    out = dict(zip(t["ticker"], t["sim_pct"], strict=True))
+    out.update({m: compute_metric(result, m) for m in BAND_METRICS})
+    return out
 
 
 def simulate(scn: Scenario, seeds: list[int], workers: int) -> pd.DataFrame:
@@ -151,6 +160,7 @@ def report(sim: pd.DataFrame, real: pd.DataFrame, group: str | None) -> dict[str
     med = sim.median(axis=1).reindex(real.index)
     x, y = med.to_numpy(float), real["real_pct"].to_numpy(float)
     out: dict[str, Any] = {
+        **{m: float(sim.loc[m].median()) for m in BAND_METRICS if m in sim.index},
         "spearman_all": spearman(x, y),
         "mae_points_all": float(np.mean(np.abs(x - y))),
         "per_company": {t: [float(a), float(b)] for t, a, b in zip(real.index, x, y, strict=True)},
@@ -182,6 +192,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     real = real_returns(scn)
     seeds = list(range(1, args.seeds + 1))
     base = simulate(scn, seeds, args.workers)
+    if args.evaluate:
+        rep = report(base, real, None)
+        print(
+            f"as shipped: Spearman {rep['spearman_all']:+.3f} MAE {rep['mae_points_all']:.2f} "
+            + " ".join(f"{m} {rep[m]:.4g}" for m in BAND_METRICS)
+        )
+        for g, v in rep["groups"].items():
+            print(f"  {g:22s} sim {v['sim_mean_pct']:+6.2f}  real {v['real_mean_pct']:+6.2f}")
+        if args.out:
+            Path(args.out).write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
+        return rep
     kappa, alpha = fit_kappa(scn, base.median(axis=1).reindex(real.index))
     results: dict[str, Any] = {"kappa": kappa.tolist(), "alpha": alpha, "fit": args.fit, "runs": {}}
     for group in args.leave_out:
@@ -224,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--ridge", type=float, default=0.0, help="pull towards the scenario's values")
     p.add_argument("--out", default=None, help="write every number to this JSON file")
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="only simulate the scenario as it is and report its cross-section (no fit)",
+    )
     run(p.parse_args(argv))
     return 0
 

@@ -23,6 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 #: key under which the loader records the file an asset was written in (removed before validation)
 FILE_KEY = "__file__"
 #: fields a price file can fill
@@ -133,9 +135,18 @@ def fill_from_prices(data: dict[str, Any], origin: str) -> None:
         return
     try:
         cfg = MarketDataConfig.model_validate(uni.get("market_data") or {})
+    except ValidationError as exc:  # named here: without it no price could be filled
+        raise ScenarioError(
+            "\n".join(
+                f"{origin}: universe.market_data.{'.'.join(map(str, e['loc']))}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+        ) from None
+    try:
         start = dt.date.fromisoformat(str(cal.get("start")))
     except ValueError:
-        return  # the schema reports the bad field itself
+        return  # the schema reports the bad calendar.start itself
     folder = market_folder(cfg.folder)
     w = cfg.windows()
     market_path = folder / cfg.market_file
