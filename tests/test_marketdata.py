@@ -238,3 +238,11 @@ def test_committed_tables_are_current():
     from sim.marketdata import build
 
     build([SCENARIOS / n for n in SHIPPED_STARTS], check=True)
+
+
+def test_price_file_missing_the_start_date_names_file_company_and_field(tmp_path, monkeypatch):
+    f, _ = _prices(tmp_path, "OLD.csv", np.linspace(10, 20, 300), np.ones(300), "2020-01-01")
+    msg = _bad(
+        tmp_path, monkeypatch, {"price_file": str(f), "price": None}, "does not cover the start"
+    )
+    assert "child.yaml" in msg and "(NVDA).price_file" in msg and "OLD.csv" in msg
