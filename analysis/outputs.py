@@ -58,8 +58,18 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
         "parameters": scn.model_dump(mode="json"),
         "metrics": metrics,
         "reference": scn.reference.model_dump(mode="json"),
+        "cross_section": _cross_section_summary(result),
         "diagnostics": result.diagnostics,
     }
+
+
+def _cross_section_summary(result: RunResult) -> dict[str, Any]:
+    from analysis.cross_section import summary
+
+    try:
+        return summary(result)
+    except (OSError, ValueError) as exc:  # a damaged real-closes file: say so, keep the run
+        return {"unavailable": str(exc)}
 
 
 @output("tables", "daily, intraday, flows, beliefs and events CSV (sim.io.write_tables)")
@@ -74,6 +84,17 @@ def _tables(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]
 def _summary(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
     write_json(summary, out / "summary.json")
     return [out / "summary.json"]
+
+
+@output(
+    "cross_section",
+    "cross_section.csv and plots/cross_section.png: simulated vs real shock-day return per "
+    "company, Spearman, MAE (analysis.cross_section)",
+)
+def _cross_section(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
+    from analysis.cross_section import write
+
+    return write(result, out)
 
 
 @output("plots", "plots/*.png drawn from the files above (analysis.plots.run)")

@@ -7,6 +7,12 @@ derived from sourced company characteristics (never fitted per ticker)::
 
 where ``L`` (the scenario's ``universe.exposures``) is one small loading table shared by all
 assets.
+
+Positioning comes from pre-event prices only (``universe.positioning``): the crowding score
+``s_i = max(0, w_12m * relative_return_12m_i + w_runup * relative_runup_i)`` (log units) says how
+crowded a name was on the eve of the scenario. It tilts the levered and momentum books and adds
+``compute_demand_loading * s_i`` to the compute-demand exposure (the premium a name gained in
+the AI boom is what rests on beliefs about compute demand).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ class Universe:
     shares: np.ndarray  # shares outstanding
     adv: np.ndarray  # shares per day
     daily_vol: np.ndarray  # std of daily log returns
+    crowding: np.ndarray  # (A,) crowding score s_i from pre-event prices, log units (>= 0)
     exposures: np.ndarray  # (A, F) b_ik, log value per factor unit
     factor_names: list[str]
     consensus: np.ndarray  # (F,) theta_k0
@@ -46,8 +53,17 @@ class Universe:
         return self.tickers.index(ticker)
 
 
+def crowding_scores(scn: Scenario) -> np.ndarray:
+    """``s_i`` (assets,): the crowding score from pre-event relative returns (0 when absent)."""
+    p = scn.universe.positioning
+    r12 = np.array([a.relative_return_12m or 0.0 for a in scn.universe.assets], dtype=float)
+    run = np.array([a.relative_runup or 0.0 for a in scn.universe.assets], dtype=float)
+    return np.maximum(0.0, p.trailing_weight * r12 + p.runup_weight * run)
+
+
 def exposure_matrix(scn: Scenario) -> np.ndarray:
-    """``b`` (assets x factors) = characteristics (assets x chars) @ loadings (chars x factors)."""
+    """``b`` (assets x factors) = characteristics (assets x chars) @ loadings (chars x factors),
+    plus the positioning term on compute demand."""
     fnames = scn.factor_names
     chars = sorted({c for a in scn.universe.assets for c in a.characteristics})
     C = np.array([[a.characteristics.get(c, 0.0) for c in chars] for a in scn.universe.assets])
@@ -55,7 +71,11 @@ def exposure_matrix(scn: Scenario) -> np.ndarray:
     for f, loads in scn.universe.exposures.items():
         for c, w in loads.items():
             L[chars.index(c), fnames.index(f)] = w
-    return C @ L if chars else np.zeros((len(scn.universe.assets), len(fnames)))
+    b = C @ L if chars else np.zeros((len(scn.universe.assets), len(fnames)))
+    k = scn.universe.positioning.compute_demand_loading
+    if k and "compute_demand" in fnames:
+        b[:, fnames.index("compute_demand")] += k * crowding_scores(scn)
+    return b
 
 
 def build_universe(scn: Scenario) -> Universe:
@@ -74,6 +94,7 @@ def build_universe(scn: Scenario) -> Universe:
         shares=np.array([a.shares_outstanding for a in assets], dtype=float),
         adv=np.array([a.adv_shares for a in assets], dtype=float),
         daily_vol=np.array([a.daily_volatility for a in assets], dtype=float),
+        crowding=crowding_scores(scn),
         exposures=exposure_matrix(scn),
         factor_names=scn.factor_names,
         consensus=np.array([f.consensus for f in scn.factors], dtype=float),

@@ -32,7 +32,8 @@ def test_records_have_the_schema(records: list[dict]) -> None:
         bench_step.validate_record(rec)
         assert rec["kind"] == kind
         assert rec["investors"] == N
-        assert rec["assets"] == 10
+        # the simulator runs the shipped 29-asset market; the reference loops keep their ten
+        assert rec["assets"] in (10, 29)
         assert rec["steps"] == STEPS
         assert math.isclose(rec["investor_steps_per_s"], N / rec["seconds_per_step"])
         json.dumps(rec)  # plain JSON types only

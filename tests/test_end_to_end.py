@@ -24,7 +24,7 @@ def test_run_deepseek_writes_tables_summary_and_plots(tmp_path):
     assert list(daily.columns) == [
         "date", "ticker", "open", "high", "low", "close", "volume", "market_cap_usd", "return_pct",
     ]  # fmt: skip
-    n_days, n_assets = 9, 10  # 21-31 Jan 2025 sessions, nine stocks and the rest of the market
+    n_days, n_assets = 9, 29  # 21-31 Jan 2025 sessions, 28 companies and the rest of the market
     assert len(daily) == n_days * n_assets
     assert (daily["high"] >= daily[["open", "close"]].max(axis=1) - 1e-9).all()
     assert (daily["low"] <= daily[["open", "close"]].min(axis=1) + 1e-9).all()
@@ -37,7 +37,9 @@ def test_run_deepseek_writes_tables_summary_and_plots(tmp_path):
     assert set(sd["returns_pct"]) == set(daily["ticker"]) and "NVDA" in sd["dollar_change_usd"]
     assert {"chips", "big_tech", "sp500_like", "nasdaq_like"} <= set(sd["index_returns_pct"])
     assert summary["parameters"]["population"]["size"] == 10_000
-    for png in ["price_paths", "wipeout", "beliefs", "order_flow"]:
+    cs = summary["cross_section"]
+    assert cs["n"] == 28 and cs["spearman"] > 0.5 and (out / "cross_section.csv").exists()
+    for png in ["price_paths", "wipeout", "beliefs", "order_flow", "cross_section"]:
         assert (out / "plots" / f"{png}.png").stat().st_size > 10_000
     # the headline the issue asks of the default run
     nvda = sd["returns_pct"]["NVDA"]
@@ -49,4 +51,4 @@ def test_run_deepseek_writes_tables_summary_and_plots(tmp_path):
     r2 = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "plot", str(out)], capture_output=True, text=True
     )
-    assert r2.returncode == 0 and len(list((out / "plots").glob("*.png"))) == 4
+    assert r2.returncode == 0 and len(list((out / "plots").glob("*.png"))) == 5

@@ -41,7 +41,21 @@ def test_doc_has_every_example():
         "add to: analysis/metrics.py",
         "file: scenarios/with_export_ban.yaml",
         "add to: analysis/outputs.py",
+        "file: scenarios/with_newco.yaml",
     } <= keys
+
+
+def test_new_company_is_one_entry(tmp_path):
+    (tmp_path / "scenarios").mkdir()
+    p = tmp_path / "scenarios" / "with_newco.yaml"
+    p.write_text(_blocks()["file: scenarios/with_newco.yaml"].replace(
+        "extends: deepseek_2025.yaml", f"extends: {SCENARIOS / 'deepseek_2025.yaml'}"
+    ))  # fmt: skip
+    scn = load_scenario(p)
+    base = load_scenario(SCENARIOS / "deepseek_2025.yaml")
+    assert scn.tickers == base.tickers + ["NEWCO"]
+    nvda = next(a for a in scn.universe.assets if a.ticker == "NVDA")
+    assert nvda.characteristics["ai_share_of_expected_growth"] == 0.9
 
 
 def test_new_investor_type_is_one_new_module(tmp_path):

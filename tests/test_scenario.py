@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.scenario import PathDeprecation, ScenarioError, load_scenario
+from sim.scenario import PathDeprecation, ScenarioError, load_raw, load_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 
@@ -49,12 +49,13 @@ def test_bad_fields_are_named(tmp_path, body, field, expected):
 
 
 def test_negative_shares_are_rejected(tmp_path):
-    raw = yaml.safe_load((SCENARIOS / "deepseek_2025.yaml").read_text())
-    raw["universe"]["assets"][0]["shares_outstanding"] = -5
-    p = _write(tmp_path, yaml.safe_dump(raw))
+    p = _child(
+        tmp_path, {"universe": {"assets_add": [{"ticker": "NVDA", "shares_outstanding": -5}]}}
+    )
     with pytest.raises(
         ScenarioError,
-        match=r"universe\.assets\.0\.shares_outstanding.*greater than or equal to 1000",
+        match=r"bad\.yaml: universe\.assets\.0 \(NVDA\)\.shares_outstanding.*greater than or "
+        r"equal to 1000",
     ):
         load_scenario(p)
 
@@ -146,7 +147,7 @@ def test_news_by_position_still_works_with_a_deprecation_warning():
 
 
 def test_news_ids_are_required_and_unique(tmp_path):
-    raw = yaml.safe_load((SCENARIOS / "deepseek_2025.yaml").read_text())
+    raw = load_raw(SCENARIOS / "deepseek_2025.yaml")
     raw["news"][1]["id"] = raw["news"][0]["id"]
     with pytest.raises(ScenarioError, match=r"bad\.yaml: news: duplicate id\(s\) \['r1_release'\]"):
         load_scenario(_write(tmp_path, yaml.safe_dump(raw)))

@@ -102,6 +102,12 @@ def print_headline(summary: dict) -> None:
     for g, r in m["shock_day"]["index_returns_pct"].items():
         rr = real_idx.get(g)
         print(f"{'[' + g + ']':16s}{r:9.2f}{(f'{rr:9.2f}' if rr is not None else '        -')}")
+    cs = summary.get("cross_section") or {}
+    if cs.get("n"):
+        print(
+            f"cross-section ({cs['n']} companies): Spearman {cs['spearman']:.2f}, "
+            f"MAE {cs['mae_points']:.1f} points (cross_section.csv)"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -217,13 +217,13 @@ def _market_dir(scenario: Scenario, out: Path) -> Path | None:
     return market_data_dir({"reference": scenario.reference.model_dump(mode="json")}, out)
 
 
-def _real_close_on(mdir: Path | None, ticker: str, day: dt.date) -> float | None:
-    from analysis.plots.run import real_closes
+def _real_close_like(scenario: Scenario, ticker: str, day: dt.date) -> float | None:
+    """The real close to compare with the simulated one, like with like: from the asset's own
+    price file, and only when its starting price is that file's close of the session before the
+    calendar (so both levels start from the same close); None otherwise."""
+    from analysis.cross_section import real_close
 
-    real = real_closes(mdir, ticker)
-    if real is None or pd.Timestamp(day) not in real.index:
-        return None
-    return float(real.loc[pd.Timestamp(day)])
+    return real_close(scenario, ticker, day)
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def run_ensemble(
         if shock is not None:
             d = daily[(daily["ticker"] == t) & (daily["date"] == shock)]
             entry["close"] = _stats(d["close"].to_numpy())
-            rc = _real_close_on(mdir, t, shock)
+            rc = _real_close_like(scenario, t, shock)
             entry["real_close"] = rc
             if rc is not None and entry["close"]["p5"] is not None:
                 entry["real_close_in_band"] = bool(

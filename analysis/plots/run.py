@@ -202,4 +202,10 @@ def plot_run(run: str | Path) -> list[Path]:
     plot_beliefs(run, summary)
     if "shock_date" in summary["metrics"]:
         plot_order_flow(run, summary)
+    if (run / "cross_section.csv").exists():
+        from analysis.cross_section import statistics
+        from analysis.plots.cross_section import plot_cross_section
+
+        t = pd.read_csv(run / "cross_section.csv")
+        plot_cross_section(t, statistics(t), run / "plots" / "cross_section.png")
     return sorted((run / "plots").glob("*.png"))

@@ -50,7 +50,10 @@ class LeveragedConfig(GapClosingConfig):
     )
     short_limit: float = Field(1.0, ge=0, le=10, description="max short, multiple of benchmark")
     crowding: float = Field(
-        1.0, ge=0, le=100, description="overweight of compute-exposed names in their neutral book"
+        1.0,
+        ge=0,
+        le=100,
+        description="tilt of the neutral book per unit of crowding score (universe.positioning)",
     )
     reaction: float = Field(1.0, ge=0.01, le=100, description="over(>1)/under(<1)-reaction to news")
 
@@ -59,6 +62,14 @@ class LeveragedConfig(GapClosingConfig):
         if self.initial_margin <= self.maintenance_margin:
             raise ValueError("initial_margin must exceed maintenance_margin")
         return self
+
+
+def crowded_book(universe: Universe, w0: np.ndarray, crowding: float) -> np.ndarray:
+    """Market weights ``w0`` tilted to the crowded names: ``w0 (1 + crowding * s_i)`` with
+    ``s_i`` the crowding score from pre-event prices (:mod:`sim.universe`), rescaled to invest
+    as much as ``w0``. Nothing per ticker: a name is crowded because of its run-up."""
+    tilt = w0 * (1.0 + crowding * universe.crowding)
+    return tilt * w0.sum() / tilt.sum()
 
 
 @register(
@@ -96,12 +107,8 @@ class Leveraged(Fundamental):
 
     @classmethod
     def neutral_book(cls, universe: Universe, w0: np.ndarray, cfg: Any) -> np.ndarray:
-        """The crowded book, per unit of leverage: market weights ``w0`` tilted by ``crowding``
-        towards the names most exposed to compute demand (rescaled to invest as much)."""
-        z = np.clip(universe.exposures[:, universe.factor_names.index("compute_demand")], 0, None)
-        z = z / z.max() if z.max() > 0 else z
-        tilt = w0 * (1.0 + cfg.crowding * z)
-        return tilt * w0.sum() / tilt.sum()
+        """The crowded book, per unit of leverage: see :func:`crowded_book`."""
+        return crowded_book(universe, w0, cfg.crowding)
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from sim.sampling import switch
 
 if TYPE_CHECKING:
     from sim.model import MoatshockModel
+    from sim.universe import Universe
 
 
 class MomentumConfig(CohortConfig):
@@ -41,6 +42,13 @@ class MomentumConfig(CohortConfig):
     predisposition: float = Field(
         -0.5, ge=-100, le=100, description="alpha_0: <0 means mostly inactive"
     )
+    crowding: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="tilt of the neutral book per unit of crowding score (universe.positioning): "
+        "trend followers start long last year's winners",
+    )
 
 
 @register(
@@ -57,6 +65,16 @@ class Momentum(Cohort):
     ``A = alpha_0 + alpha_n (2 n_active - 1) + alpha_v (vol_ratio - 1)`` depends on population
     shares and observed volatility, so the herding survives any population size.
     """
+
+    crowded = True
+
+    @classmethod
+    def neutral_book(cls, universe: Universe, w0: np.ndarray, cfg: Any) -> np.ndarray:
+        """Trend followers' book at the start: last year's winners overweighted
+        (:func:`sim.cohorts.leveraged.crowded_book`)."""
+        from sim.cohorts.leveraged import crowded_book
+
+        return crowded_book(universe, w0, cfg.crowding)
 
     amplifiers: ClassVar[tuple[str, ...]] = (
         "aggressiveness",

@@ -124,8 +124,94 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _tag_assets(assets: Any, path: Path) -> None:
+    """Record in each asset mapping the file it was written in (for error messages)."""
+    from sim.scenario.assets import FILE_KEY
+
+    for a in assets if isinstance(assets, list) else []:
+        if isinstance(a, dict):
+            a.setdefault(FILE_KEY, str(path))
+
+
+def _merge_assets(base: list[Any], over: Any, where: str) -> list[Any]:
+    """``over``'s assets merged into ``base`` by ticker: a known ticker's fields are merged into
+    the parent's entry (mappings field by field), a new ticker is appended."""
+    if not isinstance(over, list):
+        raise ScenarioError(f"{where}: expected a list of assets")
+    out = [copy.deepcopy(a) for a in base]
+    pos = {a.get("ticker"): i for i, a in enumerate(out) if isinstance(a, dict)}
+    for a in over:
+        if not isinstance(a, dict) or "ticker" not in a:
+            raise ScenarioError(f"{where}: every asset needs a ticker (got {short(a)})")
+        if a["ticker"] in pos:
+            out[pos[a["ticker"]]] = _deep_merge(out[pos[a["ticker"]]], a)
+        else:
+            pos[a["ticker"]] = len(out)
+            out.append(copy.deepcopy(a))
+    return out
+
+
+def _includes(data: dict[str, Any], path: Path, seen: tuple[Path, ...]) -> None:
+    """Resolve ``universe.include:`` (universe files, relative to ``path``) in place: their
+    assets come first, the file's own ``universe.assets`` are merged into them by ticker."""
+    uni = data.get("universe")
+    if not isinstance(uni, dict) or "include" not in uni:
+        _tag_assets((uni or {}).get("assets") if isinstance(uni, dict) else None, path)
+        return
+    files = uni.pop("include")
+    files = [files] if isinstance(files, str) else files
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise ScenarioError(f"{path}: universe.include: expected a file path or a list of them")
+    assets: list[Any] = []
+    for f in files:
+        fp = (path.parent / f).resolve()
+        if fp in seen:
+            raise ScenarioError(f"{path}: universe.include: {f} includes itself")
+        inc = read_yaml_file(fp)
+        if not isinstance(inc, dict) or not isinstance(inc.get("assets"), list):
+            raise ScenarioError(f"{fp}: a universe file needs a list 'assets:'")
+        _tag_assets(inc["assets"], fp)
+        assets = _merge_assets(assets, inc["assets"], f"{fp}: assets")
+    own = uni.get("assets", [])
+    _tag_assets(own, path)
+    uni["assets"] = _merge_assets(assets, own, f"{path}: universe.assets")
+
+
+def _asset_edits(merged: dict[str, Any], child: dict[str, Any], path: Path) -> None:
+    """Apply a child's ``universe.assets_add`` (merge by ticker) and ``assets_remove``."""
+    cu = child.get("universe")
+    if not isinstance(cu, dict):
+        return
+    mu = merged.setdefault("universe", {})
+    mu.pop("assets_add", None)
+    mu.pop("assets_remove", None)
+    if "assets_add" in cu:
+        _tag_assets(cu["assets_add"], path)
+        mu["assets"] = _merge_assets(
+            mu.get("assets", []), cu["assets_add"], f"{path}: universe.assets_add"
+        )
+    if "assets_remove" in cu:
+        drop = cu["assets_remove"]
+        if not isinstance(drop, list):
+            raise ScenarioError(f"{path}: universe.assets_remove: expected a list of tickers")
+        known = {a.get("ticker") for a in mu.get("assets", []) if isinstance(a, dict)}
+        unknown = [t for t in drop if t not in known]
+        if unknown:
+            raise ScenarioError(f"{path}: universe.assets_remove: unknown ticker(s) {unknown}")
+        mu["assets"] = [a for a in mu.get("assets", []) if a.get("ticker") not in drop]
+        # a removed company leaves the indices and the reference values with it
+        for idx in (merged.get("indices") or {}).values():
+            if isinstance(idx, dict) and isinstance(idx.get("members"), dict):
+                idx["members"] = {t: w for t, w in idx["members"].items() if t not in drop}
+        ref = merged.get("reference") or {}
+        for key in ("returns_pct", "dollar_loss_usd"):
+            if isinstance(ref.get(key), dict):
+                ref[key] = {t: v for t, v in ref[key].items() if t not in drop}
+
+
 def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a scenario file and resolve ``extends:`` (paths relative to the file) recursively."""
+    """Read a scenario file and resolve ``extends:`` (paths relative to the file) recursively,
+    with ``universe.include`` / ``assets_add`` / ``assets_remove`` (assets merged by ticker)."""
     try:
         path = Path(path).resolve()
     except OSError as exc:
@@ -134,8 +220,11 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise ScenarioError(f"{path}: extends: circular inheritance ({chain})")
     data = _read_yaml(path)
+    _includes(data, path, (*_seen, path))
     parent = data.pop("extends", None)
     if parent is None:
+        if isinstance(data.get("universe"), dict):
+            _asset_edits(data, copy.deepcopy(data), path)
         return data
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: extends: expected a file path (string), got {short(parent)}")
@@ -143,6 +232,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     # A child's news list replaces the parent's unless it asks to append.
     extra_news = data.pop("news_append", None)
     merged = _deep_merge(base, data)
+    _asset_edits(merged, data, path)
     if extra_news is not None:
         if not isinstance(extra_news, list):
             raise ScenarioError(f"{path}: news_append: expected a list of news events")
@@ -238,10 +328,22 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], origin: str
     return out
 
 
-def _format_validation(origin: str, exc: ValidationError, data: dict[str, Any]) -> str:
+def _format_validation(
+    origin: str, exc: ValidationError, data: dict[str, Any], files: dict[str, str] | None = None
+) -> str:
+    assets = (data.get("universe") or {}).get("assets") if isinstance(data, dict) else None
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        parts = [str(p) for p in err["loc"]]
+        where = origin
+        if parts[:2] == ["universe", "assets"] and len(parts) > 2 and parts[2].isdigit():
+            i = int(parts[2])
+            a = assets[i] if isinstance(assets, list) and i < len(assets) else None
+            t = a.get("ticker") if isinstance(a, dict) else None
+            if t is not None:
+                parts[2] = f"{i} ({t})"
+                where = (files or {}).get(str(t), origin)
+        loc = ".".join(parts)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see scenarios/README.md)"
@@ -250,16 +352,24 @@ def _format_validation(origin: str, exc: ValidationError, data: dict[str, Any]) 
         if isinstance(got, dict | list):
             got_txt = ""
         # a cross-field check names its own fields at the start of its message
-        lines.append(f"{origin}: {loc}: {msg}{got_txt}" if loc else f"{origin}: {msg}")
+        lines.append(f"{where}: {loc}: {msg}{got_txt}" if loc else f"{where}: {msg}")
     return "\n".join(lines)
 
 
 def validate(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
-    """Validate a raw mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    """Validate a raw mapping into a :class:`Scenario`, raising :class:`ScenarioError`.
+
+    Company data is checked against the characteristic dictionary and completed from price
+    files first (:mod:`sim.scenario.assets`); ``data`` itself is not changed.
+    """
+    from sim.scenario.assets import complete
+
+    data = copy.deepcopy(data)
+    files = complete(data, origin)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation(origin, exc, data)) from None
+        raise ScenarioError(_format_validation(origin, exc, data, files)) from None
 
 
 def load_scenario(

@@ -15,10 +15,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, create_model, field_validator, model_validator
+from pydantic import Field, create_model, model_validator
 
 from sim.cohorts import CohortConfig, CohortType, cohort_types
-from sim.fields import Characteristic, FactorUnits, Loading, LogValue, StrictModel
+from sim.fields import FactorUnits, LogValue, StrictModel
+
+# the universe section lives in its own module; re-exported here with the rest of the schema
+from sim.scenario.universe_config import AssetConfig as AssetConfig
+from sim.scenario.universe_config import IndexConfig as IndexConfig
+from sim.scenario.universe_config import MarketDataConfig as MarketDataConfig
+from sim.scenario.universe_config import PositioningConfig as PositioningConfig
+from sim.scenario.universe_config import UniverseConfig as UniverseConfig
 
 FACTOR_NAMES_REQUIRED = ("compute_demand", "frontier_moat", "cost_of_intelligence")
 #: The longest calendar a scenario may span (ten years).
@@ -101,79 +108,6 @@ class FactorConfig(_Strict):
     consensus: float = Field(
         0.0, ge=-10, le=10, description="theta_k0: the consensus level priced in at start"
     )
-
-
-class AssetConfig(_Strict):
-    ticker: str = Field(
-        pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$",
-        description="ticker, upper case (used by indices, news and outputs)",
-    )
-    name: str = Field("", description="company name")
-    group: str = Field("other", description="e.g. chips, big_tech, rest")
-    price: float = Field(ge=0.01, le=1e6, description="starting price, USD per share")
-    shares_outstanding: float = Field(ge=1e3, le=1e13, description="shares")
-    adv_shares: float = Field(ge=1, le=1e12, description="average daily volume, shares/day")
-    daily_volatility: float = Field(
-        ge=1e-4, le=0.5, description="std of daily log returns (fraction per day)"
-    )
-    characteristics: dict[str, Characteristic] = Field(
-        default_factory=dict,
-        description="sourced company characteristics (fractions), name -> value; combined "
-        "with universe.exposures into factor exposures",
-    )
-    source: str = Field("", description="where the numbers come from")
-
-
-class IndexConfig(_Strict):
-    """A cap-weighted index: each member's market cap counts with the given fraction."""
-
-    members: dict[str, float] = Field(
-        description="ticker -> fraction of its market cap counted, in (0, 1]"
-    )
-    real_ticker: str | None = Field(None, description="market-data file of the real index")
-
-    @field_validator("members")
-    @classmethod
-    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        if not v:
-            raise ValueError("an index needs at least one member")
-        for k, w in v.items():
-            if not 0 < w <= 1:
-                raise ValueError(f"member {k}: weight {w} must be in (0, 1]")
-        return v
-
-
-class UniverseConfig(_Strict):
-    assets: list[AssetConfig] = Field(min_length=1, description="list of assets")
-    exposures: dict[str, dict[str, Loading]] = Field(
-        default_factory=dict,
-        description="factor -> {characteristic: loading}; b_ik = sum_c loading * char_ic",
-    )
-    rest_of_market: str | None = Field(
-        None, description="ticker of the asset that absorbs money rotating out of the others"
-    )
-    rotation: float = Field(
-        0.7, ge=0, le=1, description="fraction of an underweight in the others moved into rest"
-    )
-    cash_share: float = Field(0.05, ge=0, lt=0.9, description="investors' neutral cash, fraction")
-
-    @model_validator(mode="after")
-    def _check(self) -> UniverseConfig:
-        tickers = [a.ticker for a in self.assets]
-        dup = {t for t in tickers if tickers.count(t) > 1}
-        if dup:
-            raise ValueError(f"duplicate tickers: {sorted(dup)}")
-        if self.rest_of_market is not None and self.rest_of_market not in tickers:
-            raise ValueError(f"rest_of_market {self.rest_of_market!r} is not an asset ticker")
-        chars = {c for a in self.assets for c in a.characteristics}
-        for f, loads in self.exposures.items():
-            for c in loads:
-                if c not in chars:
-                    raise ValueError(
-                        f"exposures.{f}: characteristic {c!r} is not given for any asset "
-                        f"(known: {sorted(chars)})"
-                    )
-        return self
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,6 +331,11 @@ class ReferenceConfig(_Strict):
         description="ticker -> real market-value change on the shock date, USD",
     )
     market_data_dir: str = Field("../shared/market-data", description="relative to the repo")
+    real_closes_table: str = Field(
+        "scenarios/universe/real_closes.csv",
+        description="committed real closes of the scenario's sessions, read by reports when a "
+        "price file is absent (python -m sim.marketdata build); never by the model",
+    )
 
 
 class Scenario(_Strict):

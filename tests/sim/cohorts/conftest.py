@@ -20,8 +20,10 @@ QUIET = {
     "news": [],
     "news_flow.rate_per_day": 0.0,
     "news_flow.idiosyncratic_rate_per_day": 0.0,
-    "calendar.start": "2025-01-22",
-    "calendar.end": "2025-01-24",
+    # starts on a day the committed derived table covers (tiny_week's), so the tests also run
+    # without ../shared/market-data
+    "calendar.start": "2025-01-25",
+    "calendar.end": "2025-01-29",
     "reference.shock_date": None,
 }
 
