@@ -161,7 +161,8 @@ def plot_fans(
         f"{scenario.name}: median and 5-95% band of {n_rep} replications, real closes in black",
         fontsize=12,
     )
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    # room for the legend below and ~0.45 inch for the title above, whatever the rows
+    fig.tight_layout(rect=(0, 0.03, 1, 1 - 0.45 / fig.get_figheight()))
     p = out / "plots" / "fan_grid.png"
     save_figure(fig, p)
     paths.append(p)

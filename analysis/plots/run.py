@@ -96,7 +96,8 @@ def plot_price_paths(run: Path, summary: dict) -> None:
         f"{summary['scenario']}: intraday prices (trading time; red = shock news released)",
         fontsize=11,
     )
-    fig.tight_layout()
+    # keep ~0.45 inch on top for the title, whatever the number of rows
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     save_figure(fig, run / "plots" / "price_paths.png")
 
 
