@@ -58,8 +58,19 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
         "parameters": scn.model_dump(mode="json"),
         "metrics": metrics,
         "reference": scn.reference.model_dump(mode="json"),
+        "vs_real": _vs_real(result),
         "diagnostics": result.diagnostics,
     }
+
+
+def _vs_real(result: RunResult) -> dict[str, Any]:
+    """Volume multiples (sim and real), volume by investor type and last closes (vs_real)."""
+    from analysis import vs_real
+
+    try:
+        return vs_real.summary(result)
+    except MetricError as exc:  # a run stopped by the guard before the shock date
+        return {"unavailable": str(exc)}
 
 
 @output("tables", "daily, intraday, flows, beliefs and events CSV (sim.io.write_tables)")
@@ -68,6 +79,16 @@ def _tables(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]
     return [
         out / f for f in ("daily.csv", "intraday.csv", "flows.csv", "beliefs.csv", "events.csv")
     ]
+
+
+@output(
+    "volume",
+    "volume.csv (volume multiples, sim and real), volume_by_type.csv, closes.csv (vs real)",
+)
+def _volume(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
+    from analysis import vs_real
+
+    return vs_real.write(result, out)
 
 
 @output("summary", "summary.json: parameters as resolved, headline metrics, diagnostics")

@@ -28,6 +28,15 @@ class GapClosingConfig(CohortConfig):
         open_adjust: float
         price_response_per_step: float
 
+    no_trade_band: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="no-trade band: a member trades an asset only when its target departs from "
+        "its holding by more than this multiple of its neutral weight (fraction of wealth; "
+        "transaction costs, Constantinides 1986); 0: trade every gap",
+    )
+
     @model_validator(mode="after")
     def _stable(self) -> GapClosingConfig:
         # closing the belief gap faster than responding to the price is a cobweb: it diverges
@@ -104,6 +113,7 @@ class Fundamental(ElasticCohort):
         self.bounds = chunks(self.n)
         self.k, self.kp = 1.0, 1.0
         self.shift = np.zeros(u.n_assets)
+        self.band = np.zeros(u.n_assets)  # no-trade band this step, fraction of wealth
 
     def _lower(self) -> np.ndarray:
         return np.zeros_like(self.bench)
@@ -143,9 +153,11 @@ class Fundamental(ElasticCohort):
         bins = self.model.scn.price_formation.bins
         umin, umax = elastic.gap_bounds(self.bounds, *self._rule())
         width = np.maximum(umax - umin, 1e-12) / bins
+        # the anchor's calibration (kappa given) asks for every member's full demand
+        self.band = self.cfg.no_trade_band * np.abs(self.base) * (kappa is None)
         w, wu, offset = elastic.schedule_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(),
-            self.model.market.price, self.k, self.kp, self.active, umin, width, bins,
+            self.model.market.price, self.k, self.kp, self.active, self.band, umin, width, bins,
         )  # fmt: skip
         return ElasticSchedule(self.kp, offset, w, wu, self.base, self.inv_g, self.lo, self.hi)
 
@@ -162,7 +174,7 @@ class Fundamental(ElasticCohort):
             self.delta = np.empty_like(self.holdings)
         self.flow, self.volume = elastic.order_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(), m.price,
-            self.k, self.kp, self.active, self.forced,
+            self.k, self.kp, self.active, self.band, self.forced,
             np.ones(a) if phi is None else phi, lp_decide - m.lp, lp_decide,
             np.exp(lp_decide if lp_exec is None else lp_exec), lp_exec is not None,
             self.delta if store else np.empty((0, a)),

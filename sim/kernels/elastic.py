@@ -55,6 +55,15 @@ def _row(
         f[rest] = min(max(base[rest] + g[rest] * inv_g[rest], lo[rest]), hi[rest])
 
 
+@njit(cache=True, inline="always")
+def in_band(f: float, h: float, price: float, w: float, band: float) -> bool:
+    """No-trade band: the target fraction ``f`` of wealth ``w`` (USD) is within ``band``
+    (fraction of wealth) of the holding ``h`` (shares at ``price`` USD). With proportional
+    costs the investor leaves such a small mismatch alone (Constantinides 1986; Davis and
+    Norman 1990). A band of 0 never holds (every member trades)."""
+    return band > 0.0 and abs(f * w - h * price) <= band * abs(w)
+
+
 @dual
 def gap_bounds(
     bounds: np.ndarray,
@@ -109,12 +118,17 @@ def schedule_pass(
     k: float,
     kp: float,
     active: np.ndarray,
+    band: np.ndarray,
     umin: np.ndarray,
     width: np.ndarray,
     nbins: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wealth of every member (written into ``wealth``); per asset and gap bin, the active
-    members' wealth ``w`` and wealth x gap ``wu`` (A, B), and their summed carry (A,)."""
+    members' wealth ``w`` and wealth x gap ``wu`` (A, B), and their summed carry (A,).
+
+    A member whose target at the last price is within ``band`` (A,, fraction of wealth) of its
+    holdings in an asset closes none of that gap this step (:func:`in_band`: its ``k`` is 0
+    there); its resting orders still respond to the price (``kp``)."""
     nc = bounds.size - 1
     a = shift.size
     wb = np.zeros((nc, a, nbins))
@@ -134,7 +148,10 @@ def schedule_pass(
                 continue
             _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
             for i in range(a):
-                off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
+                if in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                    off[c, i] += f[i] * w * kp / price[i]
+                else:
+                    off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
                 b = int((g[i] - umin[i]) * inv_width[i])
                 if b < 0:
                     b = 0
@@ -170,6 +187,7 @@ def order_pass(
     k: float,
     kp: float,
     active: np.ndarray,
+    band: np.ndarray,
     forced: np.ndarray,
     phi: np.ndarray,
     x: np.ndarray,
@@ -182,7 +200,8 @@ def order_pass(
     ``price_exec`` if ``book``; written into ``delta_out`` too when it has a row per member.
 
     Returns (net shares bought, shares traded) per asset. ``forced`` holds the market orders
-    of inactive members (one row per member, or none), scaled by ``phi``.
+    of inactive members (one row per member, or none), scaled by ``phi``. A member inside its
+    no-trade ``band`` in an asset (as in :func:`schedule_pass`) only responds to the price.
     """
     nc = bounds.size - 1
     a = shift.size
@@ -201,7 +220,10 @@ def order_pass(
                 w = wealth[j]
                 _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
                 for i in range(a):
-                    carry = f[i] * w * carry_t[i] + holdings[j, i] * k
+                    if in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                        carry = f[i] * w * kp / price[i]
+                    else:
+                        carry = f[i] * w * carry_t[i] + holdings[j, i] * k
                     ft = min(max(base[i] + (g[i] - x[i]) * inv_g[i], lo[i]), hi[i])
                     d[i] = ft * w * kp_p[i] - carry
             elif has_forced:
