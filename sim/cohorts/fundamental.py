@@ -37,6 +37,14 @@ class GapClosingConfig(CohortConfig):
         "transaction costs, Constantinides 1986); 0: trade every gap",
     )
 
+    review_share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="investor inertia: share of members who re-optimise in a session (drawn "
+        "afresh at each open); the others neither trade nor respond to the price that day",
+    )
+
     @model_validator(mode="after")
     def _stable(self) -> GapClosingConfig:
         # closing the belief gap faster than responding to the price is a cobweb: it diverges
@@ -114,6 +122,7 @@ class Fundamental(ElasticCohort):
         self.k, self.kp = 1.0, 1.0
         self.shift = np.zeros(u.n_assets)
         self.band = np.zeros(u.n_assets)  # no-trade band this step, fraction of wealth
+        self.reviewing = np.ones(self.n, dtype=bool)  # members re-optimising this session
 
     def _lower(self) -> np.ndarray:
         return np.zeros_like(self.bench)
@@ -147,6 +156,10 @@ class Fundamental(ElasticCohort):
         # believed log value minus log price: beliefs' gap plus the anchor, less the move so far
         self.shift = self.model.anchor + m.lp0 - m.lp
         self.fixed[:] = 0.0
+        if m.is_open_tick and self.cfg.review_share < 1.0:
+            # inertia (Calvo 1983; Duffie 2010, slow-moving capital): who looks today
+            self.reviewing = self.stream.random(self.n) < self.cfg.review_share
+        self.active = self.reviewing
 
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
         self.k, self.kp = self.kappa() if kappa is None else kappa
