@@ -42,7 +42,8 @@ class GapClosingConfig(CohortConfig):
         gt=0,
         le=1,
         description="investor inertia: share of members who re-optimise in a session (drawn "
-        "afresh at each open); the others neither trade nor respond to the price that day",
+        "afresh at each open); the others stay out of the opening auction and close no gap "
+        "that day, only their resting orders respond to later price changes",
     )
 
     @model_validator(mode="after")
@@ -123,6 +124,7 @@ class Fundamental(ElasticCohort):
         self.shift = np.zeros(u.n_assets)
         self.band = np.zeros(u.n_assets)  # no-trade band this step, fraction of wealth
         self.reviewing = np.ones(self.n, dtype=bool)  # members re-optimising this session
+        self.review = np.full(self.n, elastic.REVIEW, dtype=np.int8)  # this step's state
 
     def _lower(self) -> np.ndarray:
         return np.zeros_like(self.bench)
@@ -159,7 +161,11 @@ class Fundamental(ElasticCohort):
         if m.is_open_tick and self.cfg.review_share < 1.0:
             # inertia (Calvo 1983; Duffie 2010, slow-moving capital): who looks today
             self.reviewing = self.stream.random(self.n) < self.cfg.review_share
-        self.active = self.reviewing
+        if self.cfg.review_share < 1.0:
+            # the opening auction is cleared by those who look today (their orders, the market
+            # makers' quotes); later, the others' resting orders respond to price changes
+            idle = elastic.OUT if m.is_open_tick else elastic.RESTING
+            self.review = np.where(self.reviewing, elastic.REVIEW, idle).astype(np.int8)
 
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
         self.k, self.kp = self.kappa() if kappa is None else kappa
@@ -168,9 +174,11 @@ class Fundamental(ElasticCohort):
         width = np.maximum(umax - umin, 1e-12) / bins
         # the anchor's calibration (kappa given) asks for every member's full demand
         self.band = self.cfg.no_trade_band * np.abs(self.base) * (kappa is None)
+        review = self.review if kappa is None else np.full(self.n, elastic.REVIEW, np.int8)
         w, wu, offset = elastic.schedule_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(),
-            self.model.market.price, self.k, self.kp, self.active, self.band, umin, width, bins,
+            self.model.market.price, self.k, self.kp, self.active, self.band, review,
+            umin, width, bins,
         )  # fmt: skip
         return ElasticSchedule(self.kp, offset, w, wu, self.base, self.inv_g, self.lo, self.hi)
 
@@ -187,7 +195,7 @@ class Fundamental(ElasticCohort):
             self.delta = np.empty_like(self.holdings)
         self.flow, self.volume = elastic.order_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(), m.price,
-            self.k, self.kp, self.active, self.band, self.forced,
+            self.k, self.kp, self.active, self.band, self.review, self.forced,
             np.ones(a) if phi is None else phi, lp_decide - m.lp, lp_decide,
             np.exp(lp_decide if lp_exec is None else lp_exec), lp_exec is not None,
             self.delta if store else np.empty((0, a)),

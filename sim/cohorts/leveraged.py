@@ -132,7 +132,7 @@ class Leveraged(Fundamental):
         equity = self.wealth
         cfg = self.cfg
         call = equity < cfg.maintenance_margin * gross
-        self.active = ~call & self.reviewing  # under a call, the broker sells regardless
+        self.active = ~call
         self.forced[:] = 0.0
         if call.any():
             with np.errstate(divide="ignore", invalid="ignore"):

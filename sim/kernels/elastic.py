@@ -55,6 +55,11 @@ def _row(
         f[rest] = min(max(base[rest] + g[rest] * inv_g[rest], lo[rest]), hi[rest])
 
 
+#: ``review`` states of a member in a step: out of the book, resting orders only (price
+#: response, no gap closed), re-optimising (both).
+OUT, RESTING, REVIEW = 0, 1, 2
+
+
 @njit(cache=True, inline="always")
 def in_band(f: float, h: float, price: float, w: float, band: float) -> bool:
     """No-trade band: the target fraction ``f`` of wealth ``w`` (USD) is within ``band``
@@ -119,6 +124,7 @@ def schedule_pass(
     kp: float,
     active: np.ndarray,
     band: np.ndarray,
+    review: np.ndarray,
     umin: np.ndarray,
     width: np.ndarray,
     nbins: int,
@@ -128,7 +134,9 @@ def schedule_pass(
 
     A member whose target at the last price is within ``band`` (A,, fraction of wealth) of its
     holdings in an asset closes none of that gap this step (:func:`in_band`: its ``k`` is 0
-    there); its resting orders still respond to the price (``kp``)."""
+    there), nor does a member not reviewing its portfolio this session (``review`` is
+    :data:`RESTING`); their resting orders still respond to the price (``kp``). A member whose
+    ``review`` is :data:`OUT` is out of the book this step."""
     nc = bounds.size - 1
     a = shift.size
     wb = np.zeros((nc, a, nbins))
@@ -144,11 +152,12 @@ def schedule_pass(
             for i in range(a):
                 w += holdings[j, i] * price[i]
             wealth[j] = w
-            if not active[j]:
+            if not active[j] or review[j] == OUT:
                 continue
             _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
+            still = review[j] == RESTING
             for i in range(a):
-                if in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                if still or in_band(f[i], holdings[j, i], price[i], w, band[i]):
                     off[c, i] += f[i] * w * kp / price[i]
                 else:
                     off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
@@ -188,6 +197,7 @@ def order_pass(
     kp: float,
     active: np.ndarray,
     band: np.ndarray,
+    review: np.ndarray,
     forced: np.ndarray,
     phi: np.ndarray,
     x: np.ndarray,
@@ -201,7 +211,8 @@ def order_pass(
 
     Returns (net shares bought, shares traded) per asset. ``forced`` holds the market orders
     of inactive members (one row per member, or none), scaled by ``phi``. A member inside its
-    no-trade ``band`` in an asset (as in :func:`schedule_pass`) only responds to the price.
+    no-trade ``band`` in an asset, or not reviewing (as in :func:`schedule_pass`), only
+    responds to the price.
     """
     nc = bounds.size - 1
     a = shift.size
@@ -216,17 +227,18 @@ def order_pass(
         f = np.empty(a)
         d = np.empty(a)
         for j in range(bounds[c], bounds[c + 1]):
-            if active[j]:
+            if active[j] and review[j] != OUT:
                 w = wealth[j]
                 _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
+                still = review[j] == RESTING
                 for i in range(a):
-                    if in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                    if still or in_band(f[i], holdings[j, i], price[i], w, band[i]):
                         carry = f[i] * w * kp / price[i]
                     else:
                         carry = f[i] * w * carry_t[i] + holdings[j, i] * k
                     ft = min(max(base[i] + (g[i] - x[i]) * inv_g[i], lo[i]), hi[i])
                     d[i] = ft * w * kp_p[i] - carry
-            elif has_forced:
+            elif has_forced and not active[j]:
                 for i in range(a):
                     d[i] = forced[j, i] * phi[i]
             else:
