@@ -52,7 +52,21 @@ def test_schedule_and_orders_agree_with_a_band(band):
     umin, umax = elastic.gap_bounds.serial(bounds, *rule)
     width = np.maximum(umax - umin, 1e-12) / bins
     w, wu, off = elastic.schedule_pass.serial(
-        bounds, holdings, cash, wealth, *rule, price, k, kp, active, bw, review, umin, width, bins
+        bounds,
+        holdings,
+        cash,
+        wealth,
+        *rule,
+        price,
+        k,
+        kp,
+        active,
+        bw,
+        review,
+        0.05,
+        umin,
+        width,
+        bins,
     )
     sched = clearing.ElasticSchedule(kp, off, w, wu, rule[2], rule[3], rule[4], rule[5])
     lp = np.log(price)
@@ -60,7 +74,7 @@ def test_schedule_and_orders_agree_with_a_band(band):
         xs = np.full(a, x)
         agg = sched.shares(xs, np.arange(a), lp + 0 * xs)
         flow, _ = elastic.order_pass.serial(
-            bounds, holdings.copy(), cash.copy(), wealth, *rule, price, k, kp, active, bw, review,
+            bounds, holdings.copy(), cash.copy(), wealth, *rule, price, k, kp, active, bw, review, 0.05,
             np.zeros((0, a)), np.ones(a), xs, lp + xs, price, False, np.empty((0, a)),
         )  # fmt: skip
         # within the bins the schedule is exact; sub-bin error only at the position limits
@@ -77,7 +91,7 @@ def test_a_wider_band_trades_less_at_the_last_price():
         wealth += cash
         _, vol = elastic.order_pass.serial(
             bounds, holdings, cash, wealth, *rule, price, 0.1, 0.3, np.ones(n, dtype=bool), bw,
-            np.full(n, elastic.REVIEW, dtype=np.int8),
+            np.full(n, elastic.REVIEW, dtype=np.int8), 0.3,
             np.zeros((0, a)), np.ones(a), np.zeros(a), np.log(price), price, False,
             np.empty((0, a)),
         )  # fmt: skip

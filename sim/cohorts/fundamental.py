@@ -42,8 +42,8 @@ class GapClosingConfig(CohortConfig):
         gt=0,
         le=1,
         description="investor inertia: share of members who re-optimise in a session (drawn "
-        "afresh at each open); the others stay out of the opening auction and close no gap "
-        "that day, only their resting orders respond to later price changes",
+        "afresh at each open); the others close no gap that day, only their resting orders "
+        "respond to price changes (by price_response_per_step, also at the open)",
     )
 
     @model_validator(mode="after")
@@ -162,10 +162,9 @@ class Fundamental(ElasticCohort):
             # inertia (Calvo 1983; Duffie 2010, slow-moving capital): who looks today
             self.reviewing = self.stream.random(self.n) < self.cfg.review_share
         if self.cfg.review_share < 1.0:
-            # the opening auction is cleared by those who look today (their orders, the market
-            # makers' quotes); later, the others' resting orders respond to price changes
-            idle = elastic.OUT if m.is_open_tick else elastic.RESTING
-            self.review = np.where(self.reviewing, elastic.REVIEW, idle).astype(np.int8)
+            # the others' resting orders respond to price changes by the per-step share, also
+            # at the open (where those who look today take open_adjust)
+            self.review = np.where(self.reviewing, elastic.REVIEW, elastic.RESTING).astype(np.int8)
 
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
         self.k, self.kp = self.kappa() if kappa is None else kappa
@@ -178,7 +177,7 @@ class Fundamental(ElasticCohort):
         w, wu, offset = elastic.schedule_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(),
             self.model.market.price, self.k, self.kp, self.active, self.band, review,
-            umin, width, bins,
+            self.cfg.price_response_per_step, umin, width, bins,
         )  # fmt: skip
         return ElasticSchedule(self.kp, offset, w, wu, self.base, self.inv_g, self.lo, self.hi)
 
@@ -195,7 +194,8 @@ class Fundamental(ElasticCohort):
             self.delta = np.empty_like(self.holdings)
         self.flow, self.volume = elastic.order_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(), m.price,
-            self.k, self.kp, self.active, self.band, self.review, self.forced,
+            self.k, self.kp, self.active, self.band, self.review,
+            self.cfg.price_response_per_step, self.forced,
             np.ones(a) if phi is None else phi, lp_decide - m.lp, lp_decide,
             np.exp(lp_decide if lp_exec is None else lp_exec), lp_exec is not None,
             self.delta if store else np.empty((0, a)),

@@ -125,6 +125,7 @@ def schedule_pass(
     active: np.ndarray,
     band: np.ndarray,
     review: np.ndarray,
+    kp_rest: float,
     umin: np.ndarray,
     width: np.ndarray,
     nbins: int,
@@ -135,7 +136,9 @@ def schedule_pass(
     A member whose target at the last price is within ``band`` (A,, fraction of wealth) of its
     holdings in an asset closes none of that gap this step (:func:`in_band`: its ``k`` is 0
     there), nor does a member not reviewing its portfolio this session (``review`` is
-    :data:`RESTING`); their resting orders still respond to the price (``kp``). A member whose
+    :data:`RESTING`); their resting orders still respond to the price, by ``kp`` for a member
+    in its band and by ``kp_rest`` for a resting member (its wealth enters the bins scaled by
+    ``kp_rest / kp``, which is exact: the schedule is linear in wealth). A member whose
     ``review`` is :data:`OUT` is out of the book this step."""
     nc = bounds.size - 1
     a = shift.size
@@ -156,8 +159,11 @@ def schedule_pass(
                 continue
             _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
             still = review[j] == RESTING
+            ws = w * kp_rest / kp if still else w  # wealth as the schedule's scale kp sees it
             for i in range(a):
-                if still or in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                if still:
+                    off[c, i] += f[i] * w * kp_rest / price[i]
+                elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
                     off[c, i] += f[i] * w * kp / price[i]
                 else:
                     off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
@@ -166,8 +172,8 @@ def schedule_pass(
                     b = 0
                 elif b >= nbins:
                     b = nbins - 1
-                wb[c, i, b] += w
-                wub[c, i, b] += w * g[i]
+                wb[c, i, b] += ws
+                wub[c, i, b] += ws * g[i]
     w_out = np.zeros((a, nbins))
     wu_out = np.zeros((a, nbins))
     offset = np.zeros(a)
@@ -198,6 +204,7 @@ def order_pass(
     active: np.ndarray,
     band: np.ndarray,
     review: np.ndarray,
+    kp_rest: float,
     forced: np.ndarray,
     phi: np.ndarray,
     x: np.ndarray,
@@ -231,13 +238,16 @@ def order_pass(
                 w = wealth[j]
                 _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
                 still = review[j] == RESTING
+                ws = w * kp_rest / kp if still else w
                 for i in range(a):
-                    if still or in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                    if still:
+                        carry = f[i] * w * kp_rest / price[i]
+                    elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
                         carry = f[i] * w * kp / price[i]
                     else:
                         carry = f[i] * w * carry_t[i] + holdings[j, i] * k
                     ft = min(max(base[i] + (g[i] - x[i]) * inv_g[i], lo[i]), hi[i])
-                    d[i] = ft * w * kp_p[i] - carry
+                    d[i] = ft * ws * kp_p[i] - carry
             elif has_forced and not active[j]:
                 for i in range(a):
                     d[i] = forced[j, i] * phi[i]
