@@ -46,6 +46,14 @@ class GapClosingConfig(CohortConfig):
         "respond to price changes (by price_response_per_step, also at the open)",
     )
 
+    resting_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of the per-step price response (price_response_per_step) that "
+        "members not re-optimising that day keep as resting orders; 0: out of the book",
+    )
+
     @model_validator(mode="after")
     def _stable(self) -> GapClosingConfig:
         # closing the belief gap faster than responding to the price is a cobweb: it diverges
@@ -125,6 +133,8 @@ class Fundamental(ElasticCohort):
         self.band = np.zeros(u.n_assets)  # no-trade band this step, fraction of wealth
         self.reviewing = np.ones(self.n, dtype=bool)  # members re-optimising this session
         self.review = np.full(self.n, elastic.REVIEW, dtype=np.int8)  # this step's state
+        # price response of the resting orders of members not re-optimising (per step)
+        self.kp_rest = cfg.price_response_per_step * cfg.resting_share
 
     def _lower(self) -> np.ndarray:
         return np.zeros_like(self.bench)
@@ -177,7 +187,7 @@ class Fundamental(ElasticCohort):
         w, wu, offset = elastic.schedule_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(),
             self.model.market.price, self.k, self.kp, self.active, self.band, review,
-            self.cfg.price_response_per_step, umin, width, bins,
+            self.kp_rest, umin, width, bins,
         )  # fmt: skip
         return ElasticSchedule(self.kp, offset, w, wu, self.base, self.inv_g, self.lo, self.hi)
 
@@ -195,7 +205,7 @@ class Fundamental(ElasticCohort):
         self.flow, self.volume = elastic.order_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(), m.price,
             self.k, self.kp, self.active, self.band, self.review,
-            self.cfg.price_response_per_step, self.forced,
+            self.kp_rest, self.forced,
             np.ones(a) if phi is None else phi, lp_decide - m.lp, lp_decide,
             np.exp(lp_decide if lp_exec is None else lp_exec), lp_exec is not None,
             self.delta if store else np.empty((0, a)),
