@@ -31,11 +31,6 @@ TINY = [
     "--set", "calendar.holidays=[2024-01-15,2024-02-19]",
     "--set", "calendar.step_minutes=390",
     "--set", "calendar.closed_step_minutes=1440",
-    # one 390-minute step a session and ~75 funds: with issue 13's inertia (15 % re-optimise
-    # a day, the rest keep 30 % of their resting orders) the book is too thin to clear the
-    # retail noise of a whole day in one auction; this test is about the command, not that
-    "--set", "population.cohorts.fundamental.review_share=1",
-    "--set", "population.cohorts.leveraged.review_share=1",
 ]  # fmt: skip
 
 
