@@ -59,6 +59,7 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
         "metrics": metrics,
         "reference": scn.reference.model_dump(mode="json"),
         "cross_section": _cross_section_summary(result),
+        "vs_real": _vs_real(result),
         "diagnostics": result.diagnostics,
     }
 
@@ -72,12 +73,32 @@ def _cross_section_summary(result: RunResult) -> dict[str, Any]:
         return {"unavailable": str(exc)}
 
 
+def _vs_real(result: RunResult) -> dict[str, Any]:
+    """Volume multiples (sim and real), volume by investor type and last closes (vs_real)."""
+    from analysis import vs_real
+
+    try:
+        return vs_real.summary(result)
+    except MetricError as exc:  # a run stopped by the guard before the shock date
+        return {"unavailable": str(exc)}
+
+
 @output("tables", "daily, intraday, flows, beliefs and events CSV (sim.io.write_tables)")
 def _tables(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
     write_tables(result, out)
     return [
         out / f for f in ("daily.csv", "intraday.csv", "flows.csv", "beliefs.csv", "events.csv")
     ]
+
+
+@output(
+    "volume",
+    "volume.csv (volume multiples, sim and real), volume_by_type.csv, closes.csv (vs real)",
+)
+def _volume(result: RunResult, out: Path, summary: dict[str, Any]) -> list[Path]:
+    from analysis import vs_real
+
+    return vs_real.write(result, out)
 
 
 @output("summary", "summary.json: parameters as resolved, headline metrics, diagnostics")

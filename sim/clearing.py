@@ -108,20 +108,25 @@ class ElasticSchedule:
 
 @dataclass
 class MarketMakerQuote:
-    """Inventory-averse liquidity: buys below the reference price, sheds inventory.
+    """Inventory-averse liquidity: buys below its reference value, sheds inventory.
 
     Order in shares at relative log price ``x``:
-    ``clip(-depth * x - aversion * inventory, -limit - inventory, limit - inventory)``.
+    ``clip(-depth * (x - centre) - aversion * inventory, -limit - inventory, limit - inventory)``
+    where ``centre`` (log price, relative to the last price) is where the market maker's quotes
+    are centred: 0 quotes around the last trade, a revised value re-quotes on news (see
+    :class:`sim.cohorts.market_maker.MarketMaker`).
     """
 
     inventory: np.ndarray  # (A,) shares relative to the market maker's neutral position
     depth: np.ndarray  # (A,) shares per unit log price
     limit: np.ndarray  # (A,) max |inventory|, shares
     aversion: float
+    centre: np.ndarray | None = None  # (A,) log price relative to the last price; None: 0
 
     def shares(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         inv = self.inventory[idx]
-        raw = -self.depth[idx] * x - self.aversion * inv
+        c = 0.0 if self.centre is None else self.centre[idx]
+        raw = -self.depth[idx] * (x - c) - self.aversion * inv
         return np.clip(raw, -self.limit[idx] - inv, self.limit[idx] - inv)
 
 
@@ -176,10 +181,11 @@ def batch_auction(
         w[k], ubar[k], scale[k] = sc.w, sc.ubar, sc.scale
         coef[:, k] = sc.offset, sc.base, sc.inv_g, sc.lo, sc.hi
     if mm is None:
-        mm_arr = np.zeros((3, a))
+        mm_arr = np.zeros((4, a))
         aversion, has_mm = 0.0, False
     else:
-        mm_arr = np.stack([mm.inventory, mm.depth, mm.limit]).astype(np.float64)
+        centre = np.zeros(a) if mm.centre is None else mm.centre
+        mm_arr = np.stack([mm.inventory, mm.depth, mm.limit, centre]).astype(np.float64)
         aversion, has_mm = float(mm.aversion), True
     x, at_limit, excess, n_eval = _clear(
         lp_ref.astype(np.float64), w, ubar, scale, coef, fixed.astype(np.float64),
@@ -221,8 +227,8 @@ def _excess(
                 dollars += f * wb
         total += scale[k] * dollars * e - off
     if has_mm:
-        inv, depth, limit = mm[0, i], mm[1, i], mm[2, i]
-        total += min(max(-depth * x - aversion * inv, -limit - inv), limit - inv)
+        inv, depth, limit, centre = mm[0, i], mm[1, i], mm[2, i], mm[3, i]
+        total += min(max(-depth * (x - centre) - aversion * inv, -limit - inv), limit - inv)
     return total
 
 

@@ -161,6 +161,7 @@ class MoatshockModel(mesa.Model):
         self.tick = 0
         self.last_volume = np.zeros(u.n_assets)
         self.last_flows = {k: np.zeros(u.n_assets) for k in self.cohorts}
+        self.last_cohort_volume = {k: np.zeros(u.n_assets) for k in self.cohorts}
         self.last_clearing: clearing.ClearingResult | None = None
         self.at_limit_count = 0
         self.max_abs_quote_error = 0.0
@@ -171,6 +172,7 @@ class MoatshockModel(mesa.Model):
                 "log_price": lambda m: m.market.lp.copy(),
                 "volume": lambda m: m.last_volume.copy(),
                 "flows": lambda m: {k: v.copy() for k, v in m.last_flows.items()},
+                "cohort_volume": lambda m: {k: v.copy() for k, v in m.last_cohort_volume.items()},
                 "beliefs": lambda m: m.belief_quantiles() if m._hourly() else None,
                 **{
                     key: _ignore_model(get)
@@ -344,6 +346,7 @@ class MoatshockModel(mesa.Model):
         if kind == TICK_CLOSED:
             self.last_volume = np.zeros(self.universe.n_assets)
             self.last_flows = {k: np.zeros(self.universe.n_assets) for k in self.cohorts}
+            self.last_cohort_volume = {k: np.zeros(self.universe.n_assets) for k in self.cohorts}
             self.datacollector.collect(self)
             return
         m = self.market
@@ -418,5 +421,6 @@ class MoatshockModel(mesa.Model):
         )
         self.last_volume = np.sum([c.volume for c in cohorts], axis=0) / 2.0
         self.last_flows = {k: c.flow.copy() for k, c in self.cohorts.items()}
+        self.last_cohort_volume = {k: c.volume.copy() for k, c in self.cohorts.items()}
         self.guard.check(self, lp_new, at_limit)
         m.record(lp_new, ewma_alpha=1.0 - 0.5 ** (1.0 / pf.volatility_halflife_steps))

@@ -26,7 +26,9 @@ class RunResult:
     seed: int
     intraday: pd.DataFrame  # timestamp, ticker, price, volume
     daily: pd.DataFrame  # date, ticker, open, high, low, close, volume, market_cap_usd, return_pct
-    flows: pd.DataFrame  # timestamp, cohort, ticker, shares (net bought in the step)
+    # timestamp, cohort, ticker, shares (net bought in the step), volume (shares the cohort's
+    # members bought plus sold in the step: its side of the market's volume)
+    flows: pd.DataFrame
     beliefs: pd.DataFrame  # timestamp, factor, q05, q25, q50, q75, q95
     events: pd.DataFrame  # id, time, label, shock, informed_share
     diagnostics: dict[str, Any] = field(default_factory=dict)
@@ -84,12 +86,14 @@ def collect_tables(model: MoatshockModel) -> dict[str, pd.DataFrame]:
     )
     names = list(model.cohorts)
     fl = np.array([np.stack([f[k] for k in names]) for f in trading["flows"]])  # (T, C, A)
+    cv = np.array([np.stack([f[k] for k in names]) for f in trading["cohort_volume"]])
     flows = pd.DataFrame(
         {
             "timestamp": np.repeat(ts, len(names) * n_a),
             "cohort": np.tile(np.repeat(names, n_a), n_steps),
             "ticker": np.tile(u.tickers, n_steps * len(names)),
             "shares": fl.ravel(),
+            "volume": cv.ravel(),
         }
     )
     all_ts = pd.to_datetime(np.array(df["timestamp"].tolist(), dtype="M8[m]"))

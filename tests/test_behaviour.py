@@ -66,16 +66,24 @@ def test_more_momentum_traders_deepen_the_crash():
 
 def test_more_leverage_deepens_the_crash():
     lev = "population__cohorts__leveraged__leverage"
+    # the leverage channel alone: every levered fund re-optimises every day, on every gap
+    # (with inertia and no-trade bands only those who look that day de-gross, and by less)
+    daily = {
+        "population__cohorts__leveraged__review_share": 1.0,
+        "population__cohorts__leveraged__no_trade_band": 0.0,
+    }
     for seed in (1, 2):
         # risk limits: more levered funds de-gross more when volatility jumps
-        low = small_run("deepseek_2025.yaml", seed, **{lev: 1.0})
-        high = small_run("deepseek_2025.yaml", seed, **{lev: 3.0})
+        low = small_run("deepseek_2025.yaml", seed, **{lev: 1.0}, **daily)
+        high = small_run("deepseek_2025.yaml", seed, **{lev: 3.0}, **daily)
         assert compute_metric(high, SHOCK) < compute_metric(low, SHOCK) - 1.5
     # and past a point margin calls turn the sell-off into a fire sale
-    extreme = small_run("deepseek_2025.yaml", 1, **{lev: 4.0})
+    extreme = small_run("deepseek_2025.yaml", 1, **{lev: 4.0}, **daily)
     assert extreme.diagnostics["margin_calls"] > 0
     dd = "max_drawdown:NVDA"
-    assert compute_metric(extreme, dd) < compute_metric(high, dd) - 5.0
+    calm = small_run("deepseek_2025.yaml", 1, **{lev: 1.0}, **daily)
+    assert calm.diagnostics["margin_calls"] == 0
+    assert compute_metric(extreme, dd) < compute_metric(calm, dd) - 5.0
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):

@@ -42,7 +42,7 @@ def test_controls_carry_schema_descriptions_and_units(controls):
     c = by_path["news.viral_cost_claim.credibility"]
     assert c.help == field_help("news[].credibility") == "precision of the signal (1/variance)"
     assert c.unit == "1/variance" and c.group == GROUPS[0]
-    assert "trained for $5.6M" in c.label and c.default == pytest.approx(1.02921893037)
+    assert "trained for $5.6M" in c.label and c.default == pytest.approx(0.75)
     assert by_path["network.q"].help == field_help("network.q") and by_path["network.q"].unit
     assert by_path["beliefs.jevons_share"].unit == "fraction"
     assert by_path["population.size"].integer and by_path["seed"].integer

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.conftest import ROOT, SCENARIOS
 
@@ -39,12 +40,20 @@ def test_run_deepseek_writes_tables_summary_and_plots(tmp_path):
     assert summary["parameters"]["population"]["size"] == 10_000
     cs = summary["cross_section"]
     assert cs["n"] == 28 and cs["spearman"] > 0.5 and (out / "cross_section.csv").exists()
-    for png in ["price_paths", "wipeout", "beliefs", "order_flow", "cross_section"]:
+    pngs = ["price_paths", "wipeout", "beliefs", "order_flow", "cross_section", "volume_multiples"]
+    for png in pngs:
         assert (out / "plots" / f"{png}.png").stat().st_size > 10_000
     # the headline the issue asks of the default run
     nvda = sd["returns_pct"]["NVDA"]
     assert -21 <= nvda <= -13
     assert 400e9 <= -sd["dollar_change_usd"]["NVDA"] <= 800e9
+    # volume: NVDA's 27 Jan multiple of its ADV within a factor of 2 of real (issue 13)
+    vm = summary["vs_real"]["volume_multiple"]["2025-01-27"]["NVDA"]
+    assert 3.87 / 2 <= vm["sim"] <= 3.87 * 2
+    if vm["real"] is not None:  # the market data is there
+        assert vm["real"] == pytest.approx(3.87, abs=0.01)
+    for f in ("volume.csv", "volume_by_type.csv", "closes.csv"):
+        assert (out / f).stat().st_size > 0
     # plots can be redrawn from the files alone
     for p in (out / "plots").glob("*.png"):
         p.unlink()

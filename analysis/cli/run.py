@@ -73,6 +73,10 @@ def overrides(args: argparse.Namespace) -> dict:
     return ov
 
 
+def _x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
 def print_headline(summary: dict) -> None:
     """A short table: simulated shock-day figures next to the real ones the scenario knows."""
     m = summary["metrics"]
@@ -86,9 +90,11 @@ def print_headline(summary: dict) -> None:
     usd = m["shock_day"]["dollar_change_usd"]
     volm = m["shock_day"]["volume_multiple"]
     reb = m.get("rebound_pct", {})
+    vm = summary.get("vs_real", {}).get("volume_multiple", {}).get(sd, {})
     print(f"\n{summary['scenario']} (seed {summary['seed']}): shock day {sd}")
     print(
-        f"{'ticker':8s}{'sim %':>9s}{'real %':>9s}{'sim $bn':>10s}{'real $bn':>10s}{'vol x':>7s}{'next %':>8s}"
+        f"{'ticker':8s}{'sim %':>9s}{'real %':>9s}{'sim $bn':>10s}{'real $bn':>10s}{'vol x':>7s}"
+        f"{'real x':>7s}{'next %':>8s}"
     )
     for t, r in sim.items():
         rr = real.get(t)
@@ -97,7 +103,7 @@ def print_headline(summary: dict) -> None:
         print(
             f"{t:8s}{r:9.2f}{(f'{rr:9.2f}' if rr is not None else '        -')}"
             f"{usd[t] / 1e9:10.1f}{(f'{rl / 1e9:10.1f}' if rl is not None else '         -')}"
-            f"{volm[t]:7.1f}{reb.get(t, float('nan')):8.2f}"
+            f"{volm[t]:7.1f}{_x(vm.get(t, {}).get('real')):>7s}{reb.get(t, float('nan')):8.2f}"
         )
     for g, r in m["shock_day"]["index_returns_pct"].items():
         rr = real_idx.get(g)

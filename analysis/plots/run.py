@@ -4,7 +4,9 @@
   real daily closes overlaid as dots when the market data is found;
 * ``wipeout.png``: change in market value by company on the shock day, simulated and real;
 * ``beliefs.png``: quantiles of investors' beliefs on each factor over calendar time;
-* ``order_flow.png``: net buying by investor type, per session, for the most-hit assets.
+* ``order_flow.png``: net buying by investor type, per session, for the most-hit assets;
+* ``volume_multiples.png``: simulated and real volume multiples (:mod:`analysis.plots.volume`),
+  when the run folder has ``volume.csv``.
 """
 
 from __future__ import annotations
@@ -203,6 +205,10 @@ def plot_run(run: str | Path) -> list[Path]:
     plot_beliefs(run, summary)
     if "shock_date" in summary["metrics"]:
         plot_order_flow(run, summary)
+        if (run / "volume.csv").exists():
+            from analysis.plots.volume import plot_volume_multiples
+
+            plot_volume_multiples(run, summary)
     if (run / "cross_section.csv").exists():
         from analysis.cross_section import statistics
         from analysis.plots.cross_section import plot_cross_section

@@ -28,6 +28,32 @@ class GapClosingConfig(CohortConfig):
         open_adjust: float
         price_response_per_step: float
 
+    no_trade_band: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="no-trade band: a member trades an asset only when its target departs from "
+        "its holding by more than this multiple of its neutral weight (fraction of wealth; "
+        "transaction costs, Constantinides 1986); 0: trade every gap",
+    )
+
+    review_share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="investor inertia: share of members who re-optimise in a session (drawn "
+        "afresh at each open); the others close no gap that day, only their resting orders "
+        "respond to price changes (by price_response_per_step, also at the open)",
+    )
+
+    resting_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of the per-step price response (price_response_per_step) that "
+        "members not re-optimising that day keep as resting orders; 0: out of the book",
+    )
+
     @model_validator(mode="after")
     def _stable(self) -> GapClosingConfig:
         # closing the belief gap faster than responding to the price is a cobweb: it diverges
@@ -104,6 +130,11 @@ class Fundamental(ElasticCohort):
         self.bounds = chunks(self.n)
         self.k, self.kp = 1.0, 1.0
         self.shift = np.zeros(u.n_assets)
+        self.band = np.zeros(u.n_assets)  # no-trade band this step, fraction of wealth
+        self.reviewing = np.ones(self.n, dtype=bool)  # members re-optimising this session
+        self.review = np.full(self.n, elastic.REVIEW, dtype=np.int8)  # this step's state
+        # price response of the resting orders of members not re-optimising (per step)
+        self.kp_rest = cfg.price_response_per_step * cfg.resting_share
 
     def _lower(self) -> np.ndarray:
         return np.zeros_like(self.bench)
@@ -137,15 +168,26 @@ class Fundamental(ElasticCohort):
         # believed log value minus log price: beliefs' gap plus the anchor, less the move so far
         self.shift = self.model.anchor + m.lp0 - m.lp
         self.fixed[:] = 0.0
+        if m.is_open_tick and self.cfg.review_share < 1.0:
+            # inertia (Calvo 1983; Duffie 2010, slow-moving capital): who looks today
+            self.reviewing = self.stream.random(self.n) < self.cfg.review_share
+        if self.cfg.review_share < 1.0:
+            # the others' resting orders respond to price changes by the per-step share, also
+            # at the open (where those who look today take open_adjust)
+            self.review = np.where(self.reviewing, elastic.REVIEW, elastic.RESTING).astype(np.int8)
 
     def schedule(self, kappa: tuple[float, float] | None = None) -> ElasticSchedule:
         self.k, self.kp = self.kappa() if kappa is None else kappa
         bins = self.model.scn.price_formation.bins
         umin, umax = elastic.gap_bounds(self.bounds, *self._rule())
         width = np.maximum(umax - umin, 1e-12) / bins
+        # the anchor's calibration (kappa given) asks for every member's full demand
+        self.band = self.cfg.no_trade_band * np.abs(self.base) * (kappa is None)
+        review = self.review if kappa is None else np.full(self.n, elastic.REVIEW, np.int8)
         w, wu, offset = elastic.schedule_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(),
-            self.model.market.price, self.k, self.kp, self.active, umin, width, bins,
+            self.model.market.price, self.k, self.kp, self.active, self.band, review,
+            self.kp_rest, umin, width, bins,
         )  # fmt: skip
         return ElasticSchedule(self.kp, offset, w, wu, self.base, self.inv_g, self.lo, self.hi)
 
@@ -162,7 +204,8 @@ class Fundamental(ElasticCohort):
             self.delta = np.empty_like(self.holdings)
         self.flow, self.volume = elastic.order_pass(
             self.bounds, self.holdings, self.cash, self.wealth, *self._rule(), m.price,
-            self.k, self.kp, self.active, self.forced,
+            self.k, self.kp, self.active, self.band, self.review,
+            self.kp_rest, self.forced,
             np.ones(a) if phi is None else phi, lp_decide - m.lp, lp_decide,
             np.exp(lp_decide if lp_exec is None else lp_exec), lp_exec is not None,
             self.delta if store else np.empty((0, a)),

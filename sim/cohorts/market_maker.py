@@ -24,6 +24,14 @@ class MarketMakerConfig(CohortConfig):
     )
     inventory_aversion: float = Field(0.05, ge=0, le=1, description="share shed per step")
     vol_widening: float = Field(1.0, ge=0, le=10, description="depth ~ (vol0/vol)^widening")
+    requote: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="share of the change in the market makers' own believed value (from news "
+        "they heard) by which they move their quotes before trading; 0: quotes stay centred "
+        "on the last price",
+    )
 
 
 @register(
@@ -39,6 +47,12 @@ class MarketMaker(Cohort):
     Depth is ``depth * (V_daily / steps) / sigma_step`` shares per unit log price at normal
     volatility, scaled by ``(vol_normal / vol)^widening``. The market maker is also the
     residual counterparty of the auction, so the market always clears exactly.
+
+    Re-quoting (Glosten and Milgrom 1985; Kyle 1985): market makers hear news like everybody
+    (their own beliefs, :mod:`sim.beliefs`) and centre their quotes on the last price moved by
+    ``requote`` x the change in their wealth-weighted mean believed log value since their last
+    quote. Public news then moves the price with no trade; over a weekend the changes add up
+    and the opening auction opens at the revised quotes.
     """
 
     amplifiers: ClassVar[tuple[str, ...]] = ("depth", "vol_widening", "inventory_limit_adv")
@@ -57,6 +71,11 @@ class MarketMaker(Cohort):
         w = self.wealth
         self.split = w / w.sum() if w.sum() > 0 else np.full(self.n, 1.0 / max(self.n, 1))
         self.quote_error = np.zeros(u.n_assets)
+        self.valued = self.believed_value()  # believed log value at the last quote
+
+    def believed_value(self) -> np.ndarray:
+        """Members' wealth-weighted mean believed log value gap per asset (log units)."""
+        return self.split @ self.model.beliefs.gap[self.rows]
 
     @property
     def inventory(self) -> np.ndarray:
@@ -65,7 +84,14 @@ class MarketMaker(Cohort):
     def quote(self) -> MarketMakerQuote:
         vr = self.model.market.realised_vol_ratio()
         depth = self.depth0 * np.power(np.maximum(vr, 1e-6), -self.cfg.vol_widening)
-        return MarketMakerQuote(self.inventory, depth, self.limit, self.cfg.inventory_aversion)
+        centre = None
+        if self.cfg.requote > 0:
+            value = self.believed_value()
+            centre = self.cfg.requote * (value - self.valued)
+            self.valued = value
+        return MarketMakerQuote(
+            self.inventory, depth, self.limit, self.cfg.inventory_aversion, centre
+        )
 
     def absorb(self, others_flow: np.ndarray, lp_exec: np.ndarray, quoted: np.ndarray) -> None:
         """Take the other side of every other trade (the market clears exactly)."""

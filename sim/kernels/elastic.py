@@ -55,6 +55,20 @@ def _row(
         f[rest] = min(max(base[rest] + g[rest] * inv_g[rest], lo[rest]), hi[rest])
 
 
+#: ``review`` states of a member in a step: out of the book, resting orders only (price
+#: response, no gap closed), re-optimising (both).
+OUT, RESTING, REVIEW = 0, 1, 2
+
+
+@njit(cache=True, inline="always")
+def in_band(f: float, h: float, price: float, w: float, band: float) -> bool:
+    """No-trade band: the target fraction ``f`` of wealth ``w`` (USD) is within ``band``
+    (fraction of wealth) of the holding ``h`` (shares at ``price`` USD). With proportional
+    costs the investor leaves such a small mismatch alone (Constantinides 1986; Davis and
+    Norman 1990). A band of 0 never holds (every member trades)."""
+    return band > 0.0 and abs(f * w - h * price) <= band * abs(w)
+
+
 @dual
 def gap_bounds(
     bounds: np.ndarray,
@@ -109,12 +123,23 @@ def schedule_pass(
     k: float,
     kp: float,
     active: np.ndarray,
+    band: np.ndarray,
+    review: np.ndarray,
+    kp_rest: float,
     umin: np.ndarray,
     width: np.ndarray,
     nbins: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wealth of every member (written into ``wealth``); per asset and gap bin, the active
-    members' wealth ``w`` and wealth x gap ``wu`` (A, B), and their summed carry (A,)."""
+    members' wealth ``w`` and wealth x gap ``wu`` (A, B), and their summed carry (A,).
+
+    A member whose target at the last price is within ``band`` (A,, fraction of wealth) of its
+    holdings in an asset closes none of that gap this step (:func:`in_band`: its ``k`` is 0
+    there), nor does a member not reviewing its portfolio this session (``review`` is
+    :data:`RESTING`); their resting orders still respond to the price, by ``kp`` for a member
+    in its band and by ``kp_rest`` for a resting member (its wealth enters the bins scaled by
+    ``kp_rest / kp``, which is exact: the schedule is linear in wealth). A member whose
+    ``review`` is :data:`OUT` is out of the book this step."""
     nc = bounds.size - 1
     a = shift.size
     wb = np.zeros((nc, a, nbins))
@@ -130,18 +155,25 @@ def schedule_pass(
             for i in range(a):
                 w += holdings[j, i] * price[i]
             wealth[j] = w
-            if not active[j]:
+            if not active[j] or review[j] == OUT:
                 continue
             _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
+            still = review[j] == RESTING
+            ws = w * kp_rest / kp if still else w  # wealth as the schedule's scale kp sees it
             for i in range(a):
-                off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
+                if still:
+                    off[c, i] += f[i] * w * kp_rest / price[i]
+                elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                    off[c, i] += f[i] * w * kp / price[i]
+                else:
+                    off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
                 b = int((g[i] - umin[i]) * inv_width[i])
                 if b < 0:
                     b = 0
                 elif b >= nbins:
                     b = nbins - 1
-                wb[c, i, b] += w
-                wub[c, i, b] += w * g[i]
+                wb[c, i, b] += ws
+                wub[c, i, b] += ws * g[i]
     w_out = np.zeros((a, nbins))
     wu_out = np.zeros((a, nbins))
     offset = np.zeros(a)
@@ -170,6 +202,9 @@ def order_pass(
     k: float,
     kp: float,
     active: np.ndarray,
+    band: np.ndarray,
+    review: np.ndarray,
+    kp_rest: float,
     forced: np.ndarray,
     phi: np.ndarray,
     x: np.ndarray,
@@ -182,7 +217,9 @@ def order_pass(
     ``price_exec`` if ``book``; written into ``delta_out`` too when it has a row per member.
 
     Returns (net shares bought, shares traded) per asset. ``forced`` holds the market orders
-    of inactive members (one row per member, or none), scaled by ``phi``.
+    of inactive members (one row per member, or none), scaled by ``phi``. A member inside its
+    no-trade ``band`` in an asset, or not reviewing (as in :func:`schedule_pass`), only
+    responds to the price.
     """
     nc = bounds.size - 1
     a = shift.size
@@ -197,14 +234,21 @@ def order_pass(
         f = np.empty(a)
         d = np.empty(a)
         for j in range(bounds[c], bounds[c + 1]):
-            if active[j]:
+            if active[j] and review[j] != OUT:
                 w = wealth[j]
                 _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
+                still = review[j] == RESTING
+                ws = w * kp_rest / kp if still else w
                 for i in range(a):
-                    carry = f[i] * w * carry_t[i] + holdings[j, i] * k
+                    if still:
+                        carry = f[i] * w * kp_rest / price[i]
+                    elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
+                        carry = f[i] * w * kp / price[i]
+                    else:
+                        carry = f[i] * w * carry_t[i] + holdings[j, i] * k
                     ft = min(max(base[i] + (g[i] - x[i]) * inv_g[i], lo[i]), hi[i])
-                    d[i] = ft * w * kp_p[i] - carry
-            elif has_forced:
+                    d[i] = ft * ws * kp_p[i] - carry
+            elif has_forced and not active[j]:
                 for i in range(a):
                     d[i] = forced[j, i] * phi[i]
             else:

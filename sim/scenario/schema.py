@@ -137,6 +137,9 @@ class NewsEvent(_Strict):
         12.0, ge=0.01, le=720, description="half-life of media attention to the item, hours"
     )
     shock: bool = Field(True, description="marked on plots as part of the shock")
+    source: str = Field(
+        "", max_length=500, description="where the item is documented (publisher, date, title)"
+    )
 
 
 class NewsFlowConfig(_Strict):
