@@ -29,6 +29,11 @@ Workers do not outlive their driver: every worker of a local pool or of a Dask
 ``LocalCluster`` watches the process that started the experiment (:func:`watch_driver`) and
 exits within about a second once it is gone, ``kill -9`` included. (A local pool's workers are
 children of the fork server, which itself waits for them, so nothing else would stop them.)
+
+One compiled-kernel thread per worker: the workers already run side by side, one per core, so
+numba's own threads would only make them wait on each other (:func:`start_worker` and, on a
+Dask ``LocalCluster``, ``NUMBA_NUM_THREADS=1`` in the workers' environment). Results do not
+depend on the number of threads (the kernels' chunks are fixed; ``tests/sim/test_threads.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -67,6 +73,7 @@ __all__ = [
     "make_executor",
     "one_line",
     "run_tasks",
+    "start_worker",
     "watch_driver",
 ]
 
@@ -151,6 +158,31 @@ def watch_driver(pid: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="moatshock-watch-driver", daemon=True).start()
 
 
+#: numba threads per experiment worker (the workers themselves fill the cores).
+WORKER_NUMBA_THREADS = 1
+
+
+def limit_numba_threads(threads: int = WORKER_NUMBA_THREADS) -> None:
+    """Run this process's compiled kernels on at most ``threads`` numba threads.
+
+    numba reads ``NUMBA_NUM_THREADS`` once, at import: if it is not imported yet the
+    variable is set; if it is (a fork server that preloaded the simulator), its thread mask
+    is narrowed for this (the tasks') thread with ``numba.set_num_threads``.
+    """
+    if "numba" in sys.modules:
+        import numba  # already imported: costs nothing
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    else:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+
+
+def start_worker(driver: int) -> None:
+    """Initialiser of a local pool's workers: watch the driver, one numba thread."""
+    watch_driver(driver)
+    limit_numba_threads()
+
+
 # ----------------------------------------------------------------------------------- pools
 
 
@@ -195,11 +227,11 @@ class LocalPool(Pool):
         super().__init__(self._executor())
 
     def _executor(self) -> ProcessPoolExecutor:
-        # each worker watches the driver, and exits when it dies
+        # each worker watches the driver (and exits when it dies) and uses one numba thread
         return ProcessPoolExecutor(
             self.max_workers,
             mp_context=self.mp_context,
-            initializer=watch_driver,
+            initializer=start_worker,
             initargs=(self.driver,),
         )
 
@@ -355,6 +387,9 @@ def make_executor(
                     processes=True,
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
+                    # set before the worker imports numba (Dask runs tasks in a thread
+                    # of its own, which numba.set_num_threads in a plugin would miss)
+                    env={"NUMBA_NUM_THREADS": str(WORKER_NUMBA_THREADS)},
                 )
             stack.callback(lc.close)
             client = Client(lc)
