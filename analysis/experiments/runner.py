@@ -177,10 +177,12 @@ def limit_numba_threads(threads: int = WORKER_NUMBA_THREADS) -> None:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
 
 
-def start_worker(driver: int) -> None:
-    """Initialiser of a local pool's workers: watch the driver, one numba thread."""
+def start_worker(driver: int, numba_threads: int | None = WORKER_NUMBA_THREADS) -> None:
+    """Initialiser of a local pool's workers: watch the driver; ``numba_threads`` numba
+    threads (None: numba's default, one per core; only benchmarks ask for it)."""
     watch_driver(driver)
-    limit_numba_threads()
+    if numba_threads is not None:
+        limit_numba_threads(numba_threads)
 
 
 # ----------------------------------------------------------------------------------- pools
@@ -220,9 +222,15 @@ class Pool:
 class LocalPool(Pool):
     """A local ``ProcessPoolExecutor`` of ``max_workers`` forkserver processes, renewable."""
 
-    def __init__(self, max_workers: int, mp_context: Any) -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        mp_context: Any,
+        numba_threads: int | None = WORKER_NUMBA_THREADS,
+    ) -> None:
         self.max_workers = max_workers
         self.mp_context = mp_context
+        self.numba_threads = numba_threads
         self.driver = os.getpid()
         super().__init__(self._executor())
 
@@ -232,7 +240,7 @@ class LocalPool(Pool):
             self.max_workers,
             mp_context=self.mp_context,
             initializer=start_worker,
-            initargs=(self.driver,),
+            initargs=(self.driver, self.numba_threads),
         )
 
     def capacity(self) -> int:
@@ -328,6 +336,7 @@ def make_executor(
     scheduler: str | None = None,
     retries: int = 2,
     preload: tuple[str, ...] = (),
+    numba_threads: int | None = WORKER_NUMBA_THREADS,
 ) -> Iterator[Pool]:
     """Context manager yielding a :class:`Pool` for the runner, cleaned up on exit.
 
@@ -341,6 +350,8 @@ def make_executor(
       ``retries`` so that a task whose worker dies is rescheduled that many times. Its
       scheduler and nannies run in this process; its workers watch it (a worker plugin) and
       exit when it dies.
+    - ``numba_threads``: compiled-kernel threads per worker of a local pool or local cluster
+      (default 1: the workers already fill the cores; None leaves numba's default).
     - ``scheduler="tcp://host:8786"``: a ``Client`` on an existing cluster; its
       ``allowed-failures`` is whatever that scheduler was started with. Tasks that read or
       write files (scenarios, output folders) need a file system the workers share.
@@ -355,7 +366,7 @@ def make_executor(
         ctx.set_forkserver_preload(
             ["analysis.experiments.runner", "analysis.experiments.protocol", *preload]
         )
-        pool = LocalPool(workers or os.cpu_count() or 1, ctx)
+        pool = LocalPool(workers or os.cpu_count() or 1, ctx, numba_threads)
         try:
             yield pool
         except BaseException:
@@ -389,7 +400,7 @@ def make_executor(
                     silence_logs=logging.ERROR,
                     # set before the worker imports numba (Dask runs tasks in a thread
                     # of its own, which numba.set_num_threads in a plugin would miss)
-                    env={"NUMBA_NUM_THREADS": str(WORKER_NUMBA_THREADS)},
+                    env={} if numba_threads is None else {"NUMBA_NUM_THREADS": str(numba_threads)},
                 )
             stack.callback(lc.close)
             client = Client(lc)

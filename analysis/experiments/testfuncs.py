@@ -23,6 +23,7 @@ __all__ = [
     "failing_task",
     "ishigami_task",
     "linear_credibility_task",
+    "numba_threads_task",
     "sleep_task",
     "slow_linear_credibility_task",
 ]
@@ -156,3 +157,12 @@ def dying_linear_credibility_task(
     os.close(fd)
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
+
+
+def numba_threads_task(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """Metric ``threads``: the numba threads the worker running it would use (its kernels)."""
+    import numba  # deferred: only this task needs it
+
+    return _pick(metrics, {"threads": float(numba.get_num_threads())})
