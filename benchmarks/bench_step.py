@@ -1,10 +1,11 @@
 """Simulator step time against population size, a plain-Mesa reference and a numpy bound.
 
-    python benchmarks/bench_step.py [--quick] [--json OUT] [--plot OUT.png]
+    python benchmarks/bench_step.py [--quick] [--week] [--pams] [--json OUT] [--plot OUT.png]
 
-For N = 1e3, 1e4, 1e5, 1e6 investors (``--quick``: up to 1e5, under a minute) and the ten
-assets of ``scenarios/deepseek_2025.yaml``, three kinds of measurement, each (kind, N) in a
-fresh subprocess so that its peak resident memory is its own:
+For N = 1e3, 1e4, 1e5, 1e6 and 1e7 investors (``--quick``: up to 1e5, under a minute; 1e7
+only for a full trading day, its peak memory measured) and the ten assets of
+``scenarios/deepseek_2025.yaml``, three kinds of measurement, each (kind, N) in a fresh
+subprocess so that its peak resident memory is its own:
 
 * ``simulator``: ``MoatshockModel`` at ``population.size = N``, stepped untimed through the
   closed ticks before the first session, then ``K`` trading ticks timed one by one with
@@ -21,6 +22,18 @@ fresh subprocess so that its peak resident memory is its own:
   cannot be cheaper than touching its state once, so ``step / bound`` says how far a step is
   from memory-bandwidth bound.
 
+Optional, in the same run (so that their ratios share the machine's state):
+
+* ``week`` (``--week``): the shipped scenario's whole calendar (20-31 Jan 2025) at 1e4 and
+  1e6 investors: every tick stepped, model construction and the result tables timed
+  separately (``week_s`` is the simulation alone).
+* ``pams`` (``--pams``, needs ``pip install pams``, the ``bench`` extra): PAMS's FCN agents in
+  10 markets, order execution off, every agent deciding at every step (``maxNormalOrders`` =
+  N); its time per agent-step beside ours. A PAMS step routes every order into a
+  continuous-double-auction order book (Python objects), a moatshock step clears one call
+  auction per asset: the ratio compares two engines' costs of "every agent decides", not
+  the same economics.
+
 Output: a table on stdout, the ratio simulator / Mesa in investor-steps per second, the ratio
 step / bound at each N, the log-log exponent of time per step against N from 1e4 up, the full
 day, and the issue's targets; ``--json`` writes ``{"meta": ..., "records": [...],
@@ -31,9 +44,11 @@ day, and the issue's targets; ``--json`` writes ``{"meta": ..., "records": [...]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -55,6 +70,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "scenarios" / "deepseek_2025.yaml"
 KINDS = ("simulator", "mesa_reference", "numpy_bound")
+#: optional measurements (``--week``, ``--pams``)
+EXTRA_KINDS = ("week", "pams")
 RECORD_KEYS = (
     "kind",
     "investors",
@@ -64,10 +81,21 @@ RECORD_KEYS = (
     "peak_rss_mb",
 )
 N_FACTORS = 3  # belief columns per investor in the scenario
-DAY_TARGET_S = 60.0  # the issue: a 78-step day at 1e6 investors in under a minute
-BOUND_TARGET = 5.0  # the issue: one step within 5x the numpy streaming bound at 1e6
-RSS_TARGET_MB = 2048.0  # the issue: peak memory under 2 GB at 1e6
-EXPONENT_TARGET = 1.1  # the issue: time per step ~ N^b with b <= 1.1 from 1e4 to 1e6
+# Targets of the issue "Speed II" (seconds, MB, ratios)
+DAY_TARGET_S = 60.0  # Speed I: a 78-step day at 1e6 investors in under a minute (kept, info)
+BOUND_TARGET = 5.0  # one 1e6 x 10 step within 5x the numpy streaming bound of the same run
+WEEK_TARGET_S = 60.0  # the shipped week at 1e6 investors, simulation only
+WEEK_SMALL_TARGET_S = 2.0  # the shipped week at 1e4 investors, simulation only
+RSS_TARGET_MB = 16384.0  # peak memory of the 1e7-investor day under 16 GB
+EXPONENT_TARGET = 1.05  # time per step ~ N^b with b <= 1.05 from 1e4 to 1e7
+MESA_TARGET = 300.0  # at least 300x the per-investor Mesa reference at 1e4 (a minimum)
+BIG_N = 1_000_000  # the population of the step-vs-bound and week targets
+HUGE_N = 10_000_000  # the population of the one-day memory target
+SMALL_WEEK_N = 10_000
+HUGE_BYTES_PER_INVESTOR = 1_000  # peak B per investor measured at 1e6 (~830) plus margin
+MEMORY_SAFETY = 1.3  # run the 1e7 day only if this times its estimate is available
+PAMS_MARKETS = 10  # PAMS reference: as many markets as our assets
+PAMS_N = 1_000  # PAMS agents (a PAMS step at 1e4 takes ~10 s: too slow to repeat)
 _CHILD_TAG = "BENCH_RECORD "
 
 
@@ -114,8 +142,11 @@ def _baseline_rss_mb() -> float:
 
 def _memory_fields(n: int, baseline_mb: float) -> dict[str, float]:
     peak = peak_rss_mb()
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "peak_rss_mb": round(peak, 1),
+        # the kernel's own peak count, as a cross-check of VmHWM (kB on Linux, B on macOS)
+        "ru_maxrss_mb": round(ru / 2**20 if sys.platform == "darwin" else ru / 1024.0, 1),
         "baseline_rss_mb": round(baseline_mb, 1),
         "rss_bytes_per_investor": round((peak - baseline_mb) * 2**20 / n, 1),
     }
@@ -207,6 +238,7 @@ def measure_simulator(n: int, steps: int, full_day: bool = False) -> dict[str, A
         rec["day_steps"] = len(wall)
         rec["day_s"] = float(np.sum(wall))
         rec["day_cpu_s"] = float(np.sum(cpu))
+        rec["day_peak_rss_mb"] = round(peak_rss_mb(), 1)
     rec.update(_memory_fields(n, baseline))
     return rec
 
@@ -285,15 +317,163 @@ def measure_numpy_bound(
     return rec
 
 
+def measure_week(n: int) -> dict[str, Any]:
+    """The shipped scenario's whole calendar at ``n`` investors, simulation timed alone.
+
+    ``week_s`` (s): wall time of stepping every tick (closed ticks included), i.e. what a
+    sweep's run costs beyond set-up; ``build_s`` (model construction: population, network,
+    news schedule) and ``collect_s`` (the result tables) are timed apart; nothing is written
+    to disk. ``seconds_per_step`` is ``week_s`` over the ticks stepped.
+    """
+    from sim.tables import collect_tables
+
+    baseline = _baseline_rss_mb()
+    t0 = time.perf_counter()
+    model = build_model(n)
+    build_s = time.perf_counter() - t0
+    ticks = 0
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    while model.running:
+        model.step()
+        ticks += 1
+    week_s = time.perf_counter() - t0
+    week_cpu_s = time.process_time() - c0
+    t0 = time.perf_counter()
+    collect_tables(model)
+    collect_s = time.perf_counter() - t0
+    rec: dict[str, Any] = {
+        "kind": "week",
+        "investors": int(n),
+        "assets": int(model.universe.n_assets),
+        "seconds_per_step": week_s / max(ticks, 1),
+        "investor_steps_per_s": n * max(ticks, 1) / week_s,
+        "steps": ticks,
+        "trading_steps": int(model.n_trading),
+        "cpu_s_per_step": week_cpu_s / max(ticks, 1),
+        "week_s": week_s,
+        "week_cpu_s": week_cpu_s,
+        "build_s": build_s,
+        "collect_s": collect_s,
+    }
+    rec.update(_memory_fields(n, baseline))
+    return rec
+
+
+def pams_config(n: int, markets: int, steps: int) -> dict[str, Any]:
+    """A PAMS (0.3) configuration: ``n`` FCN agents trading all ``markets`` markets, order
+    execution off, every agent deciding every step; one warm-up step, then ``steps``.
+
+    The FCN parameters are those of PAMS's documented sample (fundamental and noise weights
+    exponential with mean 1, no chart weight, mean-reversion time 50-100 steps).
+    """
+    names = [f"Market{i}" for i in range(markets)]
+    session = {
+        "withOrderPlacement": True,
+        "withOrderExecution": False,  # orders rest in the books; no matching
+        "withPrint": False,
+        "maxNormalOrders": n,  # every agent is asked at every step
+    }
+    return {
+        "simulation": {
+            "markets": names,
+            "agents": ["FCNAgents"],
+            "sessions": [
+                {"sessionName": 0, "iterationSteps": 1, **session},
+                {"sessionName": 1, "iterationSteps": steps, **session},
+            ],
+        },
+        **{
+            m: {
+                "class": "Market",
+                "tickSize": 0.00001,
+                "marketPrice": 300.0,
+                "outstandingShares": 25000,
+            }
+            for m in names
+        },
+        "FCNAgents": {
+            "class": "FCNAgent",
+            "numAgents": n,
+            "markets": names,
+            "assetVolume": 50,
+            "cashAmount": 10000,
+            "fundamentalWeight": {"expon": [1.0]},
+            "chartWeight": {"expon": [0.0]},
+            "noiseWeight": {"expon": [1.0]},
+            "meanReversionTime": {"uniform": [50, 100]},
+            "noiseScale": 0.001,
+            "timeWindowSize": [100, 200],
+            "orderMargin": [0.0, 0.1],
+        },
+    }
+
+
+def measure_pams(n: int, steps: int) -> dict[str, Any]:
+    """PAMS's FCN agents: wall and CPU seconds of each step after the warm-up one.
+
+    A step is PAMS's ``_update_markets`` (ask every agent for its orders in every market,
+    then add them to the order books); ``seconds_per_step`` is their mean,
+    ``investor_steps_per_s`` is ``n / seconds_per_step``. Raises ``ModuleNotFoundError``
+    without pams.
+    """
+    import random
+    import warnings
+
+    from pams.runners import SequentialRunner
+
+    baseline = current_rss_mb()
+    runner = SequentialRunner(
+        settings=pams_config(n, PAMS_MARKETS, steps), prng=random.Random(1), logger=None
+    )
+    wall: list[float] = []
+    cpu: list[float] = []
+    update = runner._update_markets  # one call per step (pams.runners.sequential)
+
+    def timed(session: Any) -> None:
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        update(session=session)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+
+    runner._update_markets = timed  # type: ignore[method-assign]
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        # PAMS prints its timings and warns about prices off its tick grid at every order
+        warnings.simplefilter("ignore")
+        runner.main()
+    wall, cpu = wall[1:], cpu[1:]  # the first step is the warm-up session
+    rec: dict[str, Any] = {
+        "kind": "pams",
+        "investors": int(n),
+        "assets": PAMS_MARKETS,
+        **_step_fields(n, wall, cpu),
+        "pams": importlib.metadata.version("pams"),
+    }
+    rec.update(_memory_fields(n, baseline))
+    return rec
+
+
+def pams_available() -> bool:
+    """Whether ``pams`` can be imported (the optional ``bench`` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pams") is not None
+
+
 def measure(kind: str, n: int, steps: int, full_day: bool = False) -> dict[str, Any]:
-    """Run one measurement of ``kind`` (one of :data:`KINDS`) in this process."""
+    """Run one measurement of ``kind`` (one of :data:`KINDS` + :data:`EXTRA_KINDS`) here."""
+    if kind == "week":
+        return measure_week(n)
+    if kind == "pams":
+        return measure_pams(n, steps)
     if kind == "simulator":
         return measure_simulator(n, steps, full_day)
     if kind == "mesa_reference":
         return measure_mesa_reference(n, steps)
     if kind == "numpy_bound":
         return measure_numpy_bound(n, repeats=steps)
-    raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+    raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS + EXTRA_KINDS}")
 
 
 def run_child(kind: str, n: int, steps: int, full_day: bool = False) -> dict[str, Any]:
@@ -315,7 +495,7 @@ def validate_record(rec: dict[str, Any]) -> None:
     missing = [k for k in RECORD_KEYS if k not in rec]
     if missing:
         raise ValueError(f"record lacks {missing}: {rec}")
-    if rec["kind"] not in KINDS:
+    if rec["kind"] not in KINDS + EXTRA_KINDS:
         raise ValueError(f"unknown kind {rec['kind']!r}")
     for k in ("investors", "assets"):
         if not isinstance(rec[k], int) or rec[k] <= 0:
@@ -344,16 +524,26 @@ def fit_exponent(
     return float(np.polyfit(x, y, 1)[0])
 
 
+def _target(value: float | None, bound: float, kind: str = "max") -> dict[str, Any]:
+    """A target record: ``value`` against ``max`` (at most) or ``min`` (at least)."""
+    met = value is not None and (value <= bound if kind == "max" else value >= bound)
+    return {"value": value, kind: bound, "met": met}
+
+
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ratios, the scaling exponent, the full day and the issue's targets, from ``records``.
+    """Ratios, the scaling exponent, the full day, the week, PAMS and the issue's targets.
 
     ``simulator_over_mesa``: simulator / Mesa investor-steps per second, per N;
     ``step_over_bound``: simulator seconds per step / numpy bound seconds, per N
     (``step_over_bound_cpu``: the same ratio of CPU times);
     ``exponent``: log-log slope of seconds per step on N over simulator N >= 1e4
-    (``exponent_cpu``: the same with CPU seconds, less sensitive to other load).
+    (``exponent_cpu``: the same with CPU seconds, less sensitive to other load);
+    ``week``: per N, the shipped week's simulation seconds (``--week``);
+    ``simulator_over_pams``: simulator / PAMS investor-steps per second at PAMS's N
+    (``--pams``); ``targets``: the issue's targets among what was measured.
     """
     sim, ref, bound = (_by(records, k) for k in KINDS)
+    weeks, pams = _by(records, "week"), _by(records, "pams")
     ratio = {
         str(n): sim[n]["investor_steps_per_s"] / ref[n]["investor_steps_per_s"]
         for n in sorted(ref)
@@ -369,37 +559,79 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         for n in sorted(sim)
         if n in bound and "cpu_s_per_step" in sim[n] and "cpu_s_per_step" in bound[n]
     }
+    # the same ratio round by round (a round's step and bound ran minutes apart at most)
+    rounds = {
+        str(n): [
+            a / b
+            for a, b in zip(
+                sim[n]["repeat_seconds_per_step"], bound[n]["repeat_seconds_per_step"], strict=True
+            )
+        ]
+        for n in sorted(sim)
+        if n in bound
+        and len(sim[n].get("repeat_seconds_per_step", [])) > 1
+        and len(sim[n]["repeat_seconds_per_step"])
+        == len(bound[n].get("repeat_seconds_per_step", []))
+    }
     pts = sorted(n for n in sim if n >= 10_000)
     out: dict[str, Any] = {
         "simulator_over_mesa": ratio,
         "step_over_bound": over,
         "step_over_bound_cpu": over_cpu,
+        "step_over_bound_rounds": rounds,
         "exponent": fit_exponent(records),
         "exponent_cpu": fit_exponent(records, key="cpu_s_per_step"),
         "exponent_range": [pts[0], pts[-1]] if len(pts) >= 2 else None,
         "full_day": None,
+        "full_days": {},
+        "week": {
+            str(n): {
+                "seconds": w["week_s"],
+                "cpu_seconds": w.get("week_cpu_s"),
+                "ticks": w["steps"],
+                "build_s": w.get("build_s"),
+                "collect_s": w.get("collect_s"),
+            }
+            for n, w in sorted(weeks.items())
+        },
+        "simulator_over_pams": {
+            str(n): sim[n]["investor_steps_per_s"] / pams[n]["investor_steps_per_s"]
+            for n in sorted(pams)
+            if n in sim
+        },
     }
-    days = [r for r in sim.values() if "day_s" in r]
-    if days:
-        d = max(days, key=lambda r: r["investors"])
-        out["full_day"] = {
+    days = sorted((r for r in sim.values() if "day_s" in r), key=lambda r: r["investors"])
+    for d in days:
+        out["full_days"][str(d["investors"])] = {
             "investors": d["investors"],
             "steps": d["day_steps"],
             "seconds": d["day_s"],
             "cpu_seconds": d.get("day_cpu_s"),
+            "peak_rss_mb": d.get("day_peak_rss_mb", d["peak_rss_mb"]),
         }
-    if 1_000_000 in sim:
-        top = sim[1_000_000]
-        exp = out["exponent"]
-        day = out["full_day"]["seconds"] if out["full_day"] else None
-        out["targets"] = {
-            "step_over_bound_at_1e6": {"value": over.get("1000000"), "max": BOUND_TARGET},
-            "day_seconds_at_1e6": {"value": day, "max": DAY_TARGET_S},
-            "peak_rss_mb_at_1e6": {"value": top["peak_rss_mb"], "max": RSS_TARGET_MB},
-            "exponent_1e4_1e6": {"value": exp, "max": EXPONENT_TARGET},
-        }
-        for t in out["targets"].values():
-            t["met"] = t["value"] is not None and t["value"] <= t["max"]
+    if days:
+        out["full_day"] = out["full_days"][str(days[-1]["investors"])]
+    targets: dict[str, dict[str, Any]] = {}
+    if str(BIG_N) in over:
+        targets["step_over_bound_at_1e6"] = _target(over[str(BIG_N)], BOUND_TARGET)
+        targets["step_over_bound_cpu_at_1e6"] = _target(over_cpu.get(str(BIG_N)), BOUND_TARGET)
+    if BIG_N in weeks:
+        targets["week_seconds_at_1e6"] = _target(weeks[BIG_N]["week_s"], WEEK_TARGET_S)
+    if SMALL_WEEK_N in weeks:
+        targets["week_seconds_at_1e4"] = _target(weeks[SMALL_WEEK_N]["week_s"], WEEK_SMALL_TARGET_S)
+    if str(BIG_N) in out["full_days"]:
+        targets["day_seconds_at_1e6"] = _target(
+            out["full_days"][str(BIG_N)]["seconds"], DAY_TARGET_S
+        )
+    if HUGE_N in sim:
+        targets["peak_rss_mb_at_1e7"] = _target(sim[HUGE_N]["peak_rss_mb"], RSS_TARGET_MB)
+        targets["exponent_1e4_1e7"] = _target(out["exponent"], EXPONENT_TARGET)
+    if str(SMALL_WEEK_N) in ratio:
+        targets["simulator_over_mesa_at_1e4"] = _target(
+            ratio[str(SMALL_WEEK_N)], MESA_TARGET, "min"
+        )
+    if targets:
+        out["targets"] = targets
     return out
 
 
@@ -423,6 +655,7 @@ def machine_meta(quick: bool) -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
+        "numba": importlib.metadata.version("numba"),
         "scipy": importlib.metadata.version("scipy"),
         "mesa": importlib.metadata.version("mesa"),
         "platform": platform.platform(),
@@ -446,7 +679,9 @@ def format_table(records: list[dict[str, Any]]) -> str:
     )
     lines = [head, "-" * len(head)]
     nan = float("nan")
-    for r in sorted(records, key=lambda r: (KINDS.index(r["kind"]), r["investors"])):
+    for r in sorted(
+        records, key=lambda r: ((KINDS + EXTRA_KINDS).index(r["kind"]), r["investors"])
+    ):
         lines.append(
             f"{r['kind']:<15} {r['investors']:>10,} {r['assets']:>6} {r.get('steps', ''):>5} "
             f"{r['seconds_per_step']:>10.4g} {r.get('cpu_s_per_step', nan):>10.4g} "
@@ -464,6 +699,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     cpu = summary.get("step_over_bound_cpu", {})
     for n, v in summary["step_over_bound"].items():
         extra = f" (CPU time: {cpu[n]:.1f}x)" if n in cpu else ""
+        per = summary.get("step_over_bound_rounds", {}).get(n)
+        if per:
+            extra += f"; by round: {', '.join(f'{x:.1f}x' for x in per)}"
         out.append(f"step / numpy bound at N={int(n):,}: {v:.1f}x{extra}")
     if summary["exponent"] is not None:
         lo, hi = summary["exponent_range"]
@@ -472,15 +710,30 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"log-log exponent of s/step vs N, {lo:.0e} to {hi:.0e}: {summary['exponent']:.2f}"
             + (f" (CPU time: {cpu:.2f})" if cpu is not None else "")
         )
-    if summary["full_day"]:
-        d = summary["full_day"]
+    days = summary.get("full_days") or (
+        {str(summary["full_day"]["investors"]): summary["full_day"]} if summary["full_day"] else {}
+    )
+    for d in days.values():
         out.append(
             f"full trading day at N={d['investors']:,}: {d['steps']} steps in {d['seconds']:.1f} s"
-            f" (CPU {d['cpu_seconds']:.1f} s)"
+            f" (CPU {d['cpu_seconds']:.1f} s), peak memory {d.get('peak_rss_mb', float('nan')):.0f} MB"
+        )
+    for n, w in summary.get("week", {}).items():
+        out.append(
+            f"shipped week at N={int(n):,}: {w['ticks']} ticks simulated in {w['seconds']:.2f} s "
+            f"(CPU {w['cpu_seconds']:.2f} s; set-up {w['build_s']:.2f} s and tables "
+            f"{w['collect_s']:.2f} s not included)"
+        )
+    for n, v in summary.get("simulator_over_pams", {}).items():
+        out.append(
+            f"simulator / PAMS FCN ({PAMS_MARKETS} markets, execution off) at N={int(n):,}: "
+            f"{v:.0f}x investor-steps per s (a PAMS step routes every order into a continuous "
+            "double auction's books; ours clears one call auction per asset)"
         )
     for name, t in summary.get("targets", {}).items():
         val = "n/a" if t["value"] is None else f"{t['value']:.3g}"
-        out.append(f"target {name}: {val} (max {t['max']:g}) {'met' if t['met'] else 'NOT met'}")
+        lim = f"max {t['max']:g}" if "max" in t else f"min {t['min']:g}"
+        out.append(f"target {name}: {val} ({lim}) {'met' if t['met'] else 'NOT met'}")
     return "\n".join(out)
 
 
@@ -535,24 +788,53 @@ def median_record(recs: list[dict[str, Any]]) -> dict[str, Any]:
     while steps within a process are steady, so one process can misstate a ratio."""
     ranked = sorted(recs, key=lambda r: r["seconds_per_step"])
     rec = dict(ranked[(len(ranked) - 1) // 2])
+    for r in recs:  # the full day is timed in the first round only: keep it
+        if "day_s" in r and "day_s" not in rec:
+            rec.update({k: v for k, v in r.items() if k.startswith("day_")})
     rec["repeats"] = len(recs)
     rec["repeat_seconds_per_step"] = [r["seconds_per_step"] for r in recs]
     return rec
 
 
 # -- driver ---------------------------------------------------------------------------------
-def plan(quick: bool) -> list[tuple[str, int, int, bool]]:
-    """(kind, N, steps, full_day) of every measurement of a run, in order."""
-    sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
+def plan(quick: bool, week: bool = False, pams: bool = False) -> list[tuple[str, int, int, bool]]:
+    """(kind, N, steps, full_day) of every measurement of a round, in order."""
+    sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, BIG_N]
     runs: list[tuple[str, int, int, bool]] = []
     for n in sizes:
         steps = 10 if quick else (20 if n <= 100_000 else 10)
         runs.append(("simulator", n, steps, not quick and n == sizes[-1]))
+    if not quick:
+        runs.append(("simulator", HUGE_N, 10, True))  # one day; its first 10 steps for the fit
     for n in (1_000, 10_000):
         runs.append(("mesa_reference", n, (10 if n <= 1_000 else 5) if quick else 20, False))
     for n in sizes:
         runs.append(("numpy_bound", n, 5, False))
+    if week:
+        runs += [("week", SMALL_WEEK_N, 0, False)] + ([] if quick else [("week", BIG_N, 0, False)])
+    if pams:
+        runs.append(("pams", PAMS_N, 5 if quick else 10, False))
     return runs
+
+
+def available_memory_mb() -> float | None:
+    """``MemAvailable`` of the machine (MB), None where /proc/meminfo is missing."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _every_round(kind: str, n: int) -> bool:
+    """Whether a measurement is repeated in every round (else the first round only): all
+    but the minutes-long ones (the 1e7 day, the week at 1e6) and PAMS (slow, one engine)."""
+    if kind == "pams" or n >= HUGE_N:
+        return False
+    return not (kind == "week" and n >= BIG_N)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -573,7 +855,17 @@ def main(argv: list[str] | None = None) -> int:
         help="rounds of every measurement below 1e6, each in a fresh process, reported by "
         "their median (default 3; 1 with --quick)",
     )
-    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--week",
+        action="store_true",
+        help="also the shipped week at 1e4 and 1e6 investors (simulation timed alone)",
+    )
+    parser.add_argument(
+        "--pams",
+        action="store_true",
+        help="also the PAMS reference (FCN agents, 10 markets; needs pip install pams)",
+    )
+    parser.add_argument("--child", choices=KINDS + EXTRA_KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--day", action="store_true", help=argparse.SUPPRESS)
@@ -589,16 +881,33 @@ def main(argv: list[str] | None = None) -> int:
     if load_before > 0.5:
         print(f"warning: 1-min load average is {load_before:.2f}; timings will be skewed")
     meta = machine_meta(args.quick)
+    use_pams = args.pams
+    if use_pams and not pams_available():
+        print(
+            "PAMS reference skipped: pams is not installed "
+            '(pip install -e ".[bench]" on Python >= 3.13; see benchmarks/README.md)'
+        )
+        use_pams = False
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if repeats < 1:
         parser.error("--repeats must be at least 1")
     meta["repeats"] = repeats
+    meta["week"], meta["pams"] = args.week, use_pams
     # Rounds interleave the kinds, so that a slow spell of the machine hits a simulator and
-    # its reference alike; the 1e6 measurements (minutes each) run in the first round only.
+    # its reference alike; the 1e6 step and its bound run in every round (the full day in
+    # the first only), the minutes-long measurements once (see _every_round).
     collected: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in range(repeats):
-        for kind, n, steps, day in plan(args.quick):
-            if r > 0 and n >= 1_000_000:
+        for kind, n, steps, day in plan(args.quick, args.week, use_pams):
+            if r > 0 and not _every_round(kind, n):
+                continue
+            day = day and r == 0
+            need = MEMORY_SAFETY * n * HUGE_BYTES_PER_INVESTOR / 2**20
+            free = available_memory_mb()
+            if n >= HUGE_N and free is not None and free < need:
+                # other processes' memory is not ours to push into swap or the OOM killer
+                print(f"  skipped {kind} N={n:,}: {free:.0f} MB available, {need:.0f} MB needed")
+                meta.setdefault("skipped", []).append(f"{kind} N={n}: {free:.0f} MB available")
                 continue
             print(
                 f"  [{r + 1}/{repeats}] {kind} N={n:,} ({steps} steps"

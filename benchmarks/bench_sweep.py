@@ -1,6 +1,6 @@
 """Sweep engine throughput and executor overhead, measured side by side in one run.
 
-    python benchmarks/bench_sweep.py [--quick] [--json OUT]
+    python benchmarks/bench_sweep.py [--quick] [--no-scenario] [--json OUT]
 
 1. Scaling: a sweep of CPU-bound tasks (``busy_task``: each burns ``--cpu-s`` seconds of
    its own CPU time, so two tasks sharing a core take twice as long and the speed-up
@@ -10,6 +10,11 @@
    pool and on a Dask ``LocalCluster``, both with 2 worker processes: wall time per task
    is then almost all engine + executor overhead (submit, pickle, result, one fsync'ed
    CSV line).
+3. The shipped scenario (``scenarios/deepseek_2025.yaml``, its whole week) at 10,000
+   investors, on the local pool with 2 workers: **sweep runs per hour**, each run a full
+   ``analysis.experiments.tasks:evaluate`` (scenario set-up, the week, its metrics), measured
+   twice side by side: with one numba thread per worker (what the experiment runner does)
+   and with numba's default (one thread per core in every worker).
 
 Executors are started and warmed up before timing, and their start-up time is reported
 separately, so the timings compare steady-state throughput.
@@ -33,6 +38,12 @@ from typing import Any
 from analysis.experiments.runner import make_executor
 from analysis.experiments.sweep import run_sweep
 
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "scenarios" / "deepseek_2025.yaml"
+SCENARIO_INVESTORS = 10_000  # the issue: sweep runs per hour at 10,000 investors
+WARM_INVESTORS = 1_000  # warm-up runs: load the compiled kernels in every worker
+SECONDS_PER_HOUR = 3600.0
+
 
 def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> Path:
     path = tmp / f"{name}.yaml"
@@ -54,6 +65,53 @@ def _spec(tmp: Path, name: str, task: str, param: str, value: float, n: int) -> 
         )
     )
     return path
+
+
+def _scenario_spec(tmp: Path, name: str, investors: int, n: int) -> Path:
+    """A sweep of ``n`` replications of the shipped scenario at ``investors`` investors."""
+    path = tmp / f"{name}.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            name: {name}
+            base: {SCENARIO}
+            task: analysis.experiments.tasks:evaluate
+            parameters:
+              - {{path: population.size, values: [{investors}]}}
+            design: grid
+            replications: {n}
+            seed: 1
+            metrics: ["shock_return:NVDA"]
+            """
+        )
+    )
+    return path
+
+
+def _scenario_case(tmp: Path, n: int, workers: int, numba_threads: int | None) -> dict[str, Any]:
+    """Sweep runs per hour of the shipped scenario on a local pool of ``workers``."""
+    t0 = time.perf_counter()
+    with make_executor(
+        workers=workers, preload=("analysis.experiments.tasks",), numba_threads=numba_threads
+    ) as ex:
+        warm = _scenario_spec(tmp, f"warm_{len(os.listdir(tmp))}", WARM_INVESTORS, 2 * workers)
+        _timed_sweep(warm, tmp / warm.stem, ex)
+        startup = time.perf_counter() - t0
+        spec = _scenario_spec(tmp, f"scn_{len(os.listdir(tmp))}", SCENARIO_INVESTORS, n)
+        wall = _timed_sweep(spec, tmp / spec.stem, ex)
+    threads = "1 (runner default)" if numba_threads else "numba default"
+    return {
+        "case": f"scenario {SCENARIO_INVESTORS:,}",
+        "executor": f"local pool, numba threads {threads}",
+        "workers": workers,
+        "tasks": n,
+        "numba_threads": numba_threads,
+        "startup_s": round(startup, 3),
+        "wall_s": round(wall, 3),
+        "runs_per_min": round(60 * n / wall, 2),
+        "runs_per_hour": round(SECONDS_PER_HOUR * n / wall, 1),
+        "ms_per_task": round(1000 * wall / n, 3),
+    }
 
 
 def _cpu_busy(interval_s: float = 1.0) -> float | None:
@@ -120,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter tasks and fewer runs (~15 s)")
     parser.add_argument("--json", metavar="OUT", type=Path, help="also write results as JSON")
     parser.add_argument(
+        "--no-scenario", action="store_true", help="skip the shipped-scenario runs per hour"
+    )
+    parser.add_argument(
+        "--scenario-runs",
+        type=int,
+        default=None,
+        help="runs of the shipped scenario per case (default 8; quick 4)",
+    )
+    parser.add_argument(
         "--cpu-s",
         type=float,
         default=None,
@@ -147,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             for cluster in (None, "local")
         ]
 
+        scenario_rows = []
+        if not args.no_scenario:
+            n_scn = args.scenario_runs or (4 if args.quick else 8)
+            # one numba thread per worker (the runner's default) and numba's default, in turn
+            scenario_rows = [_scenario_case(tmp, n_scn, 2, t) for t in (1, None)]
+
     load_after = os.getloadavg()[0]
     one, two, pool, dask = rows
     speedup = two["runs_per_min"] / one["runs_per_min"]
@@ -160,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['wall_s']:>8.2f} {r['runs_per_min']:>10.1f} {r['ms_per_task']:>9.3f}"
         )
     print(f"speed-up, 2 vs 1 workers (CPU-bound {cpu_s:g} s tasks): {speedup:.2f}x")
+    for r in scenario_rows:
+        print(
+            f"shipped scenario at {SCENARIO_INVESTORS:,} investors, 2 workers, {r['executor']}: "
+            f"{r['runs_per_hour']:.0f} sweep runs per hour ({r['tasks']} runs in {r['wall_s']:.1f} s)"
+        )
     busy_txt = "n/a" if busy_before is None else f"{100 * busy_before:.0f} %"
     print(
         f"CPU in use by other work before starting: {busy_txt}; "
@@ -178,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_1min_before": round(load_before, 2),
         "loadavg_1min_after": round(load_after, 2),
         "cases": rows,
+        "scenario_cases": scenario_rows,
         "speedup_2_vs_1": round(speedup, 3),
         "dask_extra_ms_per_task": round(extra_ms, 3),
     }

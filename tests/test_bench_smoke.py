@@ -102,3 +102,69 @@ def test_child_process_record() -> None:
     rec = bench_step.run_child("numpy_bound", N, STEPS)
     bench_step.validate_record(rec)
     assert rec["kind"] == "numpy_bound" and rec["investors"] == N
+
+
+def test_week_record_times_the_simulation_alone() -> None:
+    rec = bench_step.measure_week(300)
+    bench_step.validate_record(rec)
+    assert rec["kind"] == "week" and rec["steps"] > rec["trading_steps"] > 0
+    assert {"week_s", "build_s", "collect_s"} <= set(rec)
+    summary = bench_step.summarise([rec])
+    assert summary["week"]["300"]["ticks"] == rec["steps"]
+
+
+def test_targets_of_speed_ii() -> None:
+    """Targets appear with what they need; the Mesa ratio is a minimum, the rest maxima."""
+    recs = [
+        {
+            "kind": "simulator",
+            "investors": n,
+            "seconds_per_step": 1e-7 * n,
+            "cpu_s_per_step": 1e-7 * n,
+            "investor_steps_per_s": 1e7,
+            "peak_rss_mb": 1e-4 * n,
+        }
+        for n in (10_000, 1_000_000, 10_000_000)
+    ] + [
+        {
+            "kind": "numpy_bound",
+            "investors": 1_000_000,
+            "seconds_per_step": 0.05,
+            "cpu_s_per_step": 0.05,
+            "investor_steps_per_s": 2e7,
+            "peak_rss_mb": 1.0,
+        },
+        {
+            "kind": "mesa_reference",
+            "investors": 10_000,
+            "seconds_per_step": 1.0,
+            "investor_steps_per_s": 1e4,
+            "peak_rss_mb": 1.0,
+        },
+    ]
+    t = bench_step.summarise(recs)["targets"]
+    assert t["step_over_bound_at_1e6"]["met"] and t["step_over_bound_at_1e6"]["max"] == 5
+    assert t["exponent_1e4_1e7"]["value"] == pytest.approx(1.0) and t["exponent_1e4_1e7"]["met"]
+    assert t["peak_rss_mb_at_1e7"]["met"]
+    assert t["simulator_over_mesa_at_1e4"] == {"value": 1000.0, "min": 300.0, "met": True}
+    assert "week_seconds_at_1e6" not in t
+    bench_step.format_summary(bench_step.summarise(recs))
+
+
+def test_pams_reference_or_a_clear_skip() -> None:
+    if not bench_step.pams_available():
+        assert "PAMS reference skipped" in _skip_message()
+        return
+    rec = bench_step.measure_pams(50, 2)
+    bench_step.validate_record(rec)
+    assert rec["kind"] == "pams" and rec["steps"] == 2 and rec["assets"] == bench_step.PAMS_MARKETS
+
+
+def _skip_message() -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        bench_step.main(["--pams", "--quick", "--repeats", "0"])
+    return out.getvalue()

@@ -76,3 +76,15 @@ def test_record_appends_whole_lines_and_drops_a_torn_one(tmp_path: Path) -> None
     assert path.read_text() == 'key,value\na,1.5\n"b, with a comma",\nc,2.5\n'
     with pytest.raises(RunnerError, match="columns do not match this test"):
         Record(path, ["key", "other"], "test").rows()
+
+
+@pytest.mark.parametrize("cluster", [None, "local"])
+def test_experiment_workers_run_one_numba_thread(cluster: str | None) -> None:
+    """Workers already fill the cores, so each runs its compiled kernels on one thread."""
+    from analysis.experiments.protocol import run_named_task
+    from analysis.experiments.runner import make_executor
+
+    task = "analysis.experiments.testfuncs:numba_threads_task"
+    with make_executor(workers=2, cluster=cluster, preload=("numba",)) as pool:
+        futures = [pool.submit(run_named_task, task, "", {}, k, ["threads"]) for k in range(4)]
+        assert [pool.result(f)["threads"] for f in futures] == [1.0] * 4

@@ -341,3 +341,59 @@ def test_cli_bad_spec_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
         cli_main(["sweep", str(bad), "--workers", "0"])
     assert info.value.code == 2
     assert load_spec(make_spec(tmp_path, ISHIGAMI_GRID)).name == "ish"
+
+
+# ------------------------------------------------------------- common random numbers
+
+
+def test_common_random_numbers_share_seeds_per_block_and_analyze_reports_seed_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every row of a Saltelli block runs with the block's R seeds; blocks differ; analyze
+    reports the seed share of variance (0 for a metric the seeds do not touch)."""
+    body = f"""\
+        name: ish_crn
+        base: base.yaml
+        task: analysis.experiments.testfuncs:ishigami_task
+        parameters:
+          - {{path: x1, low: {-math.pi!r}, high: {math.pi!r}}}
+          - {{path: x2, low: {-math.pi!r}, high: {math.pi!r}}}
+          - {{path: x3, low: {-math.pi!r}, high: {math.pi!r}}}
+        design: {{method: saltelli, n: 8, calc_second_order: false}}
+        replications: 2
+        common_random_numbers: true
+        seed: 3
+        metrics: [y, y_noisy, seed_u]
+        """
+    spec = make_spec(tmp_path, body)
+    out = tmp_path / "crn"
+    with ThreadPoolExecutor(2) as ex:
+        summary = run_sweep(spec, out, executor=ex, progress=False)
+    block, reps = 3 + 2, 2
+    assert summary.n_ok == 8 * block * reps
+    runs = read_runs(out)
+    runs["block"] = runs["point"] // block
+    per = runs.groupby(["block", "replication"])
+    assert (per["seed"].nunique() == 1).all()  # one seed per (block, replication) ...
+    assert (per["seed_u"].nunique() == 1).all()  # ... so the same draws on every row
+    assert runs["seed"].nunique() == 8 * reps  # ... and independent ones across blocks
+    # Without common random numbers every task has its own seed, as before.
+    plain = make_spec(tmp_path, body.replace("common_random_numbers: true", ""), "plain.yaml")
+    with ThreadPoolExecutor(2) as ex:
+        run_sweep(plain, tmp_path / "plain", executor=ex, progress=False)
+    assert read_runs(tmp_path / "plain")["seed"].nunique() == 8 * block * reps
+
+    result = analyze(out)
+    shares = {m: result["metrics"][m]["seed_share"] for m in ("y", "y_noisy", "seed_u")}
+    assert shares["y"]["runs"] == 0.0  # deterministic: no seed variance
+    assert 0.0 < shares["y_noisy"]["runs"] < 0.05  # 0.1 x N(0,1) noise on Var(y) ~ 13.8
+    assert shares["seed_u"]["runs"] > 0.5  # pure seed noise
+    assert shares["y_noisy"]["points_with_replications"] == 8 * block
+    assert "share of variance due to seeds" in capsys.readouterr().out
+    table = pd.read_csv(out / "analysis" / "sobol_y_noisy.csv", index_col="parameter")
+    assert {"S1_clipped", "S1_nonneg", "S1_resolved", "ST_resolved"} <= set(table.columns)
+    assert (table["S1_clipped"] >= 0).all()
+    # A resumed CRN sweep accepts its own records (the seed check follows the blocks).
+    with ThreadPoolExecutor(2) as ex:
+        again = run_sweep(spec, out, executor=ex, progress=False, resume=True)
+    assert again.n_resumed == summary.n_tasks

@@ -29,6 +29,11 @@ Workers do not outlive their driver: every worker of a local pool or of a Dask
 ``LocalCluster`` watches the process that started the experiment (:func:`watch_driver`) and
 exits within about a second once it is gone, ``kill -9`` included. (A local pool's workers are
 children of the fork server, which itself waits for them, so nothing else would stop them.)
+
+One compiled-kernel thread per worker: the workers already run side by side, one per core, so
+numba's own threads would only make them wait on each other (:func:`start_worker` and, on a
+Dask ``LocalCluster``, ``NUMBA_NUM_THREADS=1`` in the workers' environment). Results do not
+depend on the number of threads (the kernels' chunks are fixed; ``tests/sim/test_threads.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -67,6 +73,7 @@ __all__ = [
     "make_executor",
     "one_line",
     "run_tasks",
+    "start_worker",
     "watch_driver",
 ]
 
@@ -151,6 +158,33 @@ def watch_driver(pid: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="moatshock-watch-driver", daemon=True).start()
 
 
+#: numba threads per experiment worker (the workers themselves fill the cores).
+WORKER_NUMBA_THREADS = 1
+
+
+def limit_numba_threads(threads: int = WORKER_NUMBA_THREADS) -> None:
+    """Run this process's compiled kernels on at most ``threads`` numba threads.
+
+    numba reads ``NUMBA_NUM_THREADS`` once, at import: if it is not imported yet the
+    variable is set; if it is (a fork server that preloaded the simulator), its thread mask
+    is narrowed for this (the tasks') thread with ``numba.set_num_threads``.
+    """
+    if "numba" in sys.modules:
+        import numba  # already imported: costs nothing
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    else:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+
+
+def start_worker(driver: int, numba_threads: int | None = WORKER_NUMBA_THREADS) -> None:
+    """Initialiser of a local pool's workers: watch the driver; ``numba_threads`` numba
+    threads (None: numba's default, one per core; only benchmarks ask for it)."""
+    watch_driver(driver)
+    if numba_threads is not None:
+        limit_numba_threads(numba_threads)
+
+
 # ----------------------------------------------------------------------------------- pools
 
 
@@ -188,19 +222,25 @@ class Pool:
 class LocalPool(Pool):
     """A local ``ProcessPoolExecutor`` of ``max_workers`` forkserver processes, renewable."""
 
-    def __init__(self, max_workers: int, mp_context: Any) -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        mp_context: Any,
+        numba_threads: int | None = WORKER_NUMBA_THREADS,
+    ) -> None:
         self.max_workers = max_workers
         self.mp_context = mp_context
+        self.numba_threads = numba_threads
         self.driver = os.getpid()
         super().__init__(self._executor())
 
     def _executor(self) -> ProcessPoolExecutor:
-        # each worker watches the driver, and exits when it dies
+        # each worker watches the driver (and exits when it dies) and uses one numba thread
         return ProcessPoolExecutor(
             self.max_workers,
             mp_context=self.mp_context,
-            initializer=watch_driver,
-            initargs=(self.driver,),
+            initializer=start_worker,
+            initargs=(self.driver, self.numba_threads),
         )
 
     def capacity(self) -> int:
@@ -296,6 +336,7 @@ def make_executor(
     scheduler: str | None = None,
     retries: int = 2,
     preload: tuple[str, ...] = (),
+    numba_threads: int | None = WORKER_NUMBA_THREADS,
 ) -> Iterator[Pool]:
     """Context manager yielding a :class:`Pool` for the runner, cleaned up on exit.
 
@@ -309,6 +350,8 @@ def make_executor(
       ``retries`` so that a task whose worker dies is rescheduled that many times. Its
       scheduler and nannies run in this process; its workers watch it (a worker plugin) and
       exit when it dies.
+    - ``numba_threads``: compiled-kernel threads per worker of a local pool or local cluster
+      (default 1: the workers already fill the cores; None leaves numba's default).
     - ``scheduler="tcp://host:8786"``: a ``Client`` on an existing cluster; its
       ``allowed-failures`` is whatever that scheduler was started with. Tasks that read or
       write files (scenarios, output folders) need a file system the workers share.
@@ -323,7 +366,7 @@ def make_executor(
         ctx.set_forkserver_preload(
             ["analysis.experiments.runner", "analysis.experiments.protocol", *preload]
         )
-        pool = LocalPool(workers or os.cpu_count() or 1, ctx)
+        pool = LocalPool(workers or os.cpu_count() or 1, ctx, numba_threads)
         try:
             yield pool
         except BaseException:
@@ -355,6 +398,9 @@ def make_executor(
                     processes=True,
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
+                    # set before the worker imports numba (Dask runs tasks in a thread
+                    # of its own, which numba.set_num_threads in a plugin would miss)
+                    env={} if numba_threads is None else {"NUMBA_NUM_THREADS": str(numba_threads)},
                 )
             stack.callback(lc.close)
             client = Client(lc)

@@ -17,12 +17,20 @@
   bins), the standardised rank regression coefficient (SRRC) and Spearman's rho.
 - ``replications_<metric>.png``: histogram of the metric over all successful runs and
   a box plot per design point (its spread across replications).
+- ``seed_share`` (in ``analysis.json``, printed): for each metric, the share of the
+  runs' variance due to seeds, i.e. the mean within-point variance over replications
+  divided by the variance of all runs, and the seed-noise share left in the point means
+  the indices are computed from (that within-point variance / R over the variance of the
+  point means). Needs replications >= 2.
 - ``drivers.csv``: parameters ranked by how much they drive the crash-depth metric
   (ST for saltelli, mu* for morris, eta^2 otherwise); also printed.
 - ``analysis.json``: counts (failed and missing runs included), indices, file list.
 
 SALib expects one output per design row, so replications are averaged per point
-first. Sobol' and Morris estimators need whole blocks (a base sample with its cross
+first. The Sobol' table adds ``S1_clipped`` (S1 floored at 0: a variance share cannot be
+negative, a negative estimate is noise), ``S1_nonneg`` (S1 >= 0 within its 95 % interval,
+i.e. ``S1 + S1_conf >= 0``) and ``S1_resolved`` / ``ST_resolved`` (the interval's half-width
+is smaller than the index, so the interval excludes 0). Sobol' and Morris estimators need whole blocks (a base sample with its cross
 samples; a trajectory), so a block with a point whose every replication failed is
 dropped as a whole, and the number dropped is reported.
 """
@@ -60,6 +68,7 @@ __all__ = [
     "morris_indices",
     "point_means",
     "screening_indices",
+    "seed_share",
     "sobol_indices",
 ]
 
@@ -118,6 +127,32 @@ def point_means(data: SweepData, metrics: list[str]) -> pd.DataFrame:
     return out
 
 
+def seed_share(data: SweepData, metric: str) -> dict[str, Any]:
+    """How much of ``metric``'s variance the seeds make (ok runs; points with >= 2 runs).
+
+    ``runs``: mean within-point variance / variance of all runs (the share of one run's
+    variance due to seeds); ``point_means``: (mean within-point variance / replications) /
+    variance of the point means (the seed noise left in what the indices are computed
+    from). ``None`` when no point has two successful replications.
+    """
+    ok = data.runs[data.runs["status"] == "ok"]
+    y = ok[metric].astype(float)
+    grouped = y.groupby(ok["point"])
+    within = grouped.var(ddof=1).dropna()
+    out: dict[str, Any] = {"runs": None, "point_means": None, "points_with_replications": 0}
+    if within.empty or len(y) < 2:
+        return out
+    total = float(y.var(ddof=1))
+    means = grouped.mean()
+    between = float(means.var(ddof=1)) if len(means) > 1 else float("nan")
+    noise = float(within.mean())
+    reps = float(grouped.count().loc[within.index].mean())
+    out["points_with_replications"] = int(len(within))
+    out["runs"] = noise / total if total > 0 else 0.0
+    out["point_means"] = noise / reps / between if between > 0 else 0.0
+    return out
+
+
 # ------------------------------------------------------------------------ sensitivity
 
 
@@ -160,6 +195,10 @@ def sobol_indices(
         {k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")},
         index=pd.Index(spec.parameter_paths, name="parameter"),
     )
+    table["S1_clipped"] = table["S1"].clip(lower=0.0)
+    table["S1_nonneg"] = table["S1"] + table["S1_conf"] >= 0
+    table["S1_resolved"] = table["S1_conf"] < table["S1"]
+    table["ST_resolved"] = table["ST_conf"] < table["ST"]
     return table, dropped
 
 
@@ -352,6 +391,7 @@ def analyze(out_dir: str | Path, metric: str | None = None) -> dict[str, Any]:
                 files.append(name)
                 info["morris"] = table.to_dict(orient="index")
                 info["morris_trajectories_dropped"] = dropped
+        info["seed_share"] = seed_share(data, m)
         screen = screening_indices(data.points, y)
         _write_csv(screen, adir / f"screening_{slug}.csv", files)
         info["screening"] = screen.to_dict(orient="index")
@@ -376,6 +416,22 @@ def analyze(out_dir: str | Path, metric: str | None = None) -> dict[str, Any]:
             )
     print(f"drivers of {focus} ({drivers['method'].iloc[0] if len(drivers) else 'n/a'}):")
     print(drivers.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    share = summary["metrics"][focus]["seed_share"]
+    if share["runs"] is None:
+        print("share of variance due to seeds: n/a (needs replications >= 2)")
+    else:
+        print(
+            f"share of variance due to seeds: {100 * share['runs']:.1f} % of a run's variance, "
+            f"{100 * share['point_means']:.1f} % of the point means' "
+            f"({share['points_with_replications']} points)"
+        )
+    if "sobol" in summary["metrics"][focus]:
+        t = pd.DataFrame.from_dict(summary["metrics"][focus]["sobol"], orient="index")
+        print(
+            f"intervals narrower than the index: ST {int(t['ST_resolved'].sum())}/{len(t)}, "
+            f"S1 {int(t['S1_resolved'].sum())}/{len(t)}; "
+            f"S1 >= 0 within its interval: {int(t['S1_nonneg'].sum())}/{len(t)}"
+        )
     print(f"wrote {len(files) + 1} files to {adir}")
     return summary
 

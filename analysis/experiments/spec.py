@@ -16,6 +16,12 @@ replications (seeds) per point, and which metrics to record::
     seed: 20250127
     metrics: ["shock_return:NVDA"]
 
+``common_random_numbers: true`` gives every point of a design block the same seeds
+(replication ``r`` of each point of the block runs with the block's ``r``-th seed): a Saltelli
+block (a base sample and its cross samples), a Morris trajectory, or the whole design for the
+other methods. The estimators then compare points under the same draws, so seed noise largely
+cancels from their differences (:func:`analysis.experiments.sweep.sweep_seeds`).
+
 The parameter forms are in :mod:`analysis.experiments.parameters`.
 """
 
@@ -152,6 +158,10 @@ class SweepSpec(SpecFile):
     parameters: list[Parameter] = Field(min_length=1)
     design: DesignConfig
     replications: int = Field(default=1, ge=1)
+    common_random_numbers: bool = Field(
+        default=False,
+        description="the same seeds for every point of a design block (see the module docstring)",
+    )
     seed: int = Field(default=0, ge=0)
     metrics: list[str] = Field(min_length=1)
     retries: int = Field(default=2, ge=0)
@@ -211,6 +221,18 @@ class SweepSpec(SpecFile):
     @property
     def parameter_paths(self) -> list[str]:
         return [p.path for p in self.parameters]
+
+    def block_size(self, n_points: int) -> int:
+        """Points per design block: the rows a Sobol' or Morris estimate takes differences
+        within (a Saltelli base sample with its ``D`` (or ``2D``) cross samples; a Morris
+        trajectory); for the other designs, the whole design of ``n_points``."""
+        d = len(self.parameters)
+        cfg = self.design
+        if isinstance(cfg, SaltelliDesign):
+            return 2 * d + 2 if cfg.calc_second_order else d + 2
+        if isinstance(cfg, MorrisDesign):
+            return d + 1
+        return max(n_points, 1)
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> str:

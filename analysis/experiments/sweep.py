@@ -26,7 +26,9 @@ whole sweep, so a second sweep into it is refused; ``--resume`` refuses a folder
 
 Seeds: task ``k`` gets child ``k`` of ``numpy.random.SeedSequence(spec.seed)`` (see
 :func:`analysis.experiments.protocol.task_seeds`), so results are identical whatever the executor,
-the number of workers, the completion order, or how often the sweep was resumed.
+the number of workers, the completion order, or how often the sweep was resumed. With
+``common_random_numbers`` the children are drawn per (design block, replication) instead, and
+every point of a block shares them (:func:`sweep_seeds`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from analysis.experiments.designs import Design, build_design
@@ -84,6 +88,7 @@ __all__ = [
     "run_columns",
     "run_sweep",
     "sweep_record",
+    "sweep_seeds",
     "write_parquet",
 ]
 
@@ -136,6 +141,25 @@ def run_columns(spec: SweepSpec) -> list[str]:
     ]
 
 
+def sweep_seeds(spec: SweepSpec, n_points: int) -> np.ndarray:
+    """Seed of every task ``k = point * replications + replication`` (int64, length
+    ``n_points * replications``).
+
+    Without common random numbers: ``task_seeds(seed, n_tasks)[k]``. With them: the
+    ``r``-th replication of every point of block ``b`` (``b = point // spec.block_size``)
+    runs with ``task_seeds(seed, n_blocks * replications)[b * replications + r]``, so the
+    points an estimator compares differ only in their parameters; different blocks (and
+    replications) still get independent seeds, so the indices average over seeds.
+    """
+    reps = spec.replications
+    if not spec.common_random_numbers:
+        return task_seeds(spec.seed, n_points * reps)
+    block = spec.block_size(n_points)
+    n_blocks = -(-n_points // block)  # ceil: a trailing partial block still gets seeds
+    per_block = task_seeds(spec.seed, n_blocks * reps).reshape(n_blocks, reps)
+    return per_block[np.arange(n_points) // block].reshape(-1)
+
+
 def sweep_record(spec: SweepSpec, design: Design) -> dict[str, Any]:
     """Content of ``sweep.json``: the resolved spec, design matrix and task layout."""
     return {
@@ -147,7 +171,12 @@ def sweep_record(spec: SweepSpec, design: Design) -> dict[str, Any]:
         "replications": spec.replications,
         "n_tasks": design.n_points * spec.replications,
         "task_index": "task = point * replications + replication",
-        "task_seed": "int(SeedSequence(seed).spawn(n_tasks)[task].generate_state(1, uint64)[0] >> 1)",
+        "task_seed": (
+            "int(SeedSequence(seed).spawn(n_blocks * replications)[block * replications + "
+            f"replication].generate_state(1, uint64)[0] >> 1), block = point // {spec.block_size(design.n_points)}"
+            if spec.common_random_numbers
+            else "int(SeedSequence(seed).spawn(n_tasks)[task].generate_state(1, uint64)[0] >> 1)"
+        ),
         "columns": run_columns(spec),
         "design": design.to_json(),
     }
@@ -156,6 +185,9 @@ def sweep_record(spec: SweepSpec, design: Design) -> dict[str, Any]:
 def _fingerprint(record: Mapping[str, Any]) -> dict[str, Any]:
     # What must not change between a sweep and its resumption; retries may.
     spec = {k: v for k, v in record["spec"].items() if k not in ("retries", "description")}
+    if not spec.get("common_random_numbers", False):
+        # folders recorded before the field existed resume as before
+        spec.pop("common_random_numbers", None)
     return {"spec": spec, "design": record["design"], "columns": record["columns"]}
 
 
@@ -195,7 +227,12 @@ def _row_check(record: Mapping[str, Any], columns: list[str]) -> Callable[[list[
     reps = record.get("replications")
     seeds = None
     if n_tasks is not None and spec.get("seed") is not None:
-        seeds = task_seeds(int(spec["seed"]), int(n_tasks))
+        try:
+            parsed = SweepSpec.model_validate(spec)
+        except ValidationError:
+            parsed = None  # a record this version cannot read: no seed check
+        if parsed is not None and n_tasks % parsed.replications == 0:
+            seeds = sweep_seeds(parsed, int(n_tasks) // parsed.replications)
     status_i, wall_i, attempt_i = (columns.index(c) for c in ("status", "wall_s", "attempt"))
     metric_i = [(columns.index(m), m) for m in spec.get("metrics", []) if m in columns]
 
@@ -376,7 +413,7 @@ class _Counts:
         self.runs = runs
         # fixed overrides first, so a swept parameter wins over a fixed one of the same path
         self.points = [{**spec.fixed, **p} for p in design.all_overrides()]
-        self.seeds = task_seeds(spec.seed, design.n_points * spec.replications)
+        self.seeds = sweep_seeds(spec, design.n_points)
         self.n_ok = 0
         self.n_failed = 0
 

@@ -23,6 +23,7 @@ __all__ = [
     "failing_task",
     "ishigami_task",
     "linear_credibility_task",
+    "numba_threads_task",
     "sleep_task",
     "slow_linear_credibility_task",
     "toy_posterior_task",
@@ -176,3 +177,12 @@ def toy_posterior_task(
             "volume_multiple:NVDA": 5.0,
         },
     )
+
+
+def numba_threads_task(
+    scenario: str, overrides: dict[str, object], seed: int, metrics: list[str]
+) -> dict[str, float]:
+    """Metric ``threads``: the numba threads the worker running it would use (its kernels)."""
+    import numba  # deferred: only this task needs it
+
+    return _pick(metrics, {"threads": float(numba.get_num_threads())})
