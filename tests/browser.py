@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -135,6 +135,17 @@ def control_message(page, path: str) -> str:
     """The message shown under a control's text box ('' when none)."""
     loc = page.locator(f".input-{path.replace('.', '-')} .v-messages__message")
     return loc.first.inner_text() if loc.count() else ""
+
+
+def wait_for_text(read: Callable[[], str], expected: str, timeout: float = 10.0) -> str:
+    """Poll ``read()`` until it contains ``expected`` (the server answers a change over its
+    websocket, slower on a busy machine) and return the last text read, found or not."""
+    deadline = time.monotonic() + timeout
+    text = read()
+    while expected not in text and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = read()
+    return text
 
 
 def table_value(page, row: str, column: int) -> str:

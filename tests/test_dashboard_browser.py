@@ -25,6 +25,7 @@ from tests.browser import (
     status,
     table_value,
     updates_per_second,
+    wait_for_text,
 )
 from tests.conftest import MARKET_DATA, ROOT
 
@@ -75,14 +76,15 @@ def test_dashboard_in_browser(tmp_path):
 
         # bad input: a message next to the control, the page and its charts stay
         set_value(page, CRED, "abc")
-        page.wait_for_timeout(300)
-        assert "expected a number" in control_message(page, CRED)
+        msg = "expected a number"
+        assert msg in wait_for_text(lambda: control_message(page, CRED), msg)
         set_value(page, CRED, "-1")
-        page.wait_for_timeout(300)
-        assert "greater than or equal to 0.001" in control_message(page, CRED)
+        msg = "greater than or equal to 0.001"
+        assert msg in wait_for_text(lambda: control_message(page, CRED), msg)
         page.locator(".btn-run").click()
-        page.wait_for_timeout(300)
-        assert "marked in red" in page.locator(".general-error").first.inner_text()
+        err = page.locator(".general-error")
+        msg = "marked in red"
+        assert msg in wait_for_text(lambda: err.first.inner_text() if err.count() else "", msg)
         assert table_value(page, "NVDA", 1) == second, "nothing was lost"
         page.locator(f".ctl-{CRED.replace('.', '-')}").screenshot(path=tmp_path / "04_bad.png")
         bad = tmp_path / "bad.yaml"
