@@ -39,6 +39,10 @@ from analysis.dashboard.layout import (
 from analysis.dashboard.table import shock_day
 from analysis.plots import cohort_color
 
+#: price panels (one per group of companies) per row, and each row's height in pixels
+PRICE_PANELS_PER_ROW = 3
+PRICE_ROW_HEIGHT = 370
+
 
 def prices_figure(frame: Frame, compare: Frame | None, market_data: Path | None) -> dict:
     """Intraday prices, % from the starting price, one panel per group of companies.
@@ -49,11 +53,14 @@ def prices_figure(frame: Frame, compare: Frame | None, market_data: Path | None)
     """
     info = frame.info
     groups = _groups(info)
-    panels = _grid(len(groups), len(groups), hgap=0.06)
+    # at most three panels a row, so that six groups of a 29-company universe stay readable
+    ncol = min(len(groups), PRICE_PANELS_PER_ROW)
+    nrow = -(-len(groups) // ncol)
+    panels = _grid(len(groups), ncol, hgap=0.06, vgap=0.22 if nrow > 1 else 0.2)
     layout = _layout(
         "Intraday prices, % change from the starting price — lines: simulated, dots: real "
         "daily closes, dashed: comparison, red: shock news",
-        520,
+        150 + PRICE_ROW_HEIGHT * nrow,
         margin={"l": 60, "r": 15, "t": 80, "b": 70},
     )
     layout["legend"] = {
