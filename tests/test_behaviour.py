@@ -77,8 +77,10 @@ def test_more_leverage_deepens_the_crash():
         low = small_run("deepseek_2025.yaml", seed, **{lev: 1.0}, **daily)
         high = small_run("deepseek_2025.yaml", seed, **{lev: 3.0}, **daily)
         assert compute_metric(high, SHOCK) < compute_metric(low, SHOCK) - 1.5
-    # and past a point margin calls turn the sell-off into a fire sale
-    extreme = small_run("deepseek_2025.yaml", 1, **{lev: 4.0}, **daily)
+    # and past a point margin calls turn the sell-off into a fire sale (3.25: with the 28
+    # companies, from 3.5 the fire sale wipes out a crowded mid-cap such as PLTR or VRT and the
+    # run-time guard stops the run, which tests/reliability checks on its own)
+    extreme = small_run("deepseek_2025.yaml", 1, **{lev: 3.25}, **daily)
     assert extreme.diagnostics["margin_calls"] > 0
     dd = "max_drawdown:NVDA"
     calm = small_run("deepseek_2025.yaml", 1, **{lev: 1.0}, **daily)
