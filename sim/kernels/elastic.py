@@ -8,7 +8,8 @@ held in the rest of the market (``rest``, ``rotation``). Within a step it orders
 ``carry = (kp - k) T_ref + k h`` (see :class:`sim.clearing.ElasticSchedule`).
 
 Three passes, each over the members' rows once, on both cores (chunks of
-:data:`sim.kernels.CHUNK`, partial sums added in chunk order):
+:data:`sim.kernels.CHUNK`, partial sums added in chunk order; see :data:`sim.kernels.CHUNK`
+for why a chunk accumulates into its own small arrays):
 
 1. :func:`gap_bounds`: per asset, the range of gaps (the schedule's bin edges);
 2. :func:`schedule_pass`: marks wealth to market (USD), and accumulates per asset the
@@ -89,13 +90,18 @@ def gap_bounds(
     for c in prange(nc):
         g = np.empty(a)
         f = np.empty(a)
+        lo_c = np.full(a, np.inf)  # the chunk's own accumulators (see CHUNK_LOCAL)
+        hi_c = np.full(a, -np.inf)
         for j in range(bounds[c], bounds[c + 1]):
             _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
             for i in range(a):
-                if g[i] < mins[c, i]:
-                    mins[c, i] = g[i]
-                if g[i] > maxs[c, i]:
-                    maxs[c, i] = g[i]
+                if g[i] < lo_c[i]:
+                    lo_c[i] = g[i]
+                if g[i] > hi_c[i]:
+                    hi_c[i] = g[i]
+        for i in range(a):
+            mins[c, i] = lo_c[i]
+            maxs[c, i] = hi_c[i]
     umin = np.full(a, np.inf)
     umax = np.full(a, -np.inf)
     for c in range(nc):
@@ -150,6 +156,7 @@ def schedule_pass(
     for c in prange(nc):
         g = np.empty(a)
         f = np.empty(a)
+        off_c = np.zeros(a)
         for j in range(bounds[c], bounds[c + 1]):
             w = cash[j]
             for i in range(a):
@@ -162,11 +169,11 @@ def schedule_pass(
             ws = w * kp_rest / kp if still else w  # wealth as the schedule's scale kp sees it
             for i in range(a):
                 if still:
-                    off[c, i] += f[i] * w * kp_rest / price[i]
+                    off_c[i] += f[i] * w * kp_rest / price[i]
                 elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
-                    off[c, i] += f[i] * w * kp / price[i]
+                    off_c[i] += f[i] * w * kp / price[i]
                 else:
-                    off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
+                    off_c[i] += f[i] * w * carry_t[i] + holdings[j, i] * k
                 b = int((g[i] - umin[i]) * inv_width[i])
                 if b < 0:
                     b = 0
@@ -174,6 +181,8 @@ def schedule_pass(
                     b = nbins - 1
                 wb[c, i, b] += ws
                 wub[c, i, b] += ws * g[i]
+        for i in range(a):
+            off[c, i] = off_c[i]
     w_out = np.zeros((a, nbins))
     wu_out = np.zeros((a, nbins))
     offset = np.zeros(a)
@@ -233,6 +242,8 @@ def order_pass(
         g = np.empty(a)
         f = np.empty(a)
         d = np.empty(a)
+        flow_j = np.zeros(a)
+        vol_j = np.zeros(a)
         for j in range(bounds[c], bounds[c + 1]):
             if active[j] and review[j] != OUT:
                 w = wealth[j]
@@ -257,8 +268,8 @@ def order_pass(
             spent = 0.0
             for i in range(a):
                 di = d[i]
-                flow_c[c, i] += di
-                vol_c[c, i] += abs(di)
+                flow_j[i] += di
+                vol_j[i] += abs(di)
                 if book:
                     holdings[j, i] += di
                     spent += di * price_exec[i]
@@ -266,6 +277,9 @@ def order_pass(
                     delta_out[j, i] = di
             if book:
                 cash[j] -= spent
+        for i in range(a):
+            flow_c[c, i] = flow_j[i]
+            vol_c[c, i] = vol_j[i]
     flow = np.zeros(a)
     vol = np.zeros(a)
     for c in range(nc):

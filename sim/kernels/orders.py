@@ -37,6 +37,7 @@ def tilt_orders(
     a = price.size
     fixed_c = np.zeros((nc, a))
     for c in prange(nc):
+        acc = np.zeros(a)  # the chunk's own sums (see sim.kernels.CHUNK)
         for j in range(bounds[c], bounds[c + 1]):
             w = cash[j]
             for i in range(a):
@@ -47,10 +48,12 @@ def tilt_orders(
                 for i in range(a):
                     d = kappa * (w * frac[g, i] / price[i] - holdings[j, i])
                     delta[j, i] = d
-                    fixed_c[c, i] += d
+                    acc[i] += d
             else:
                 for i in range(a):
                     delta[j, i] = 0.0
+        for i in range(a):
+            fixed_c[c, i] = acc[i]
     fixed = np.zeros(a)
     for c in range(nc):
         fixed += fixed_c[c]
