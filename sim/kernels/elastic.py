@@ -156,7 +156,6 @@ def schedule_pass(
     for c in prange(nc):
         g = np.empty(a)
         f = np.empty(a)
-        off_c = np.zeros(a)
         for j in range(bounds[c], bounds[c + 1]):
             w = cash[j]
             for i in range(a):
@@ -169,11 +168,11 @@ def schedule_pass(
             ws = w * kp_rest / kp if still else w  # wealth as the schedule's scale kp sees it
             for i in range(a):
                 if still:
-                    off_c[i] += f[i] * w * kp_rest / price[i]
+                    off[c, i] += f[i] * w * kp_rest / price[i]
                 elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
-                    off_c[i] += f[i] * w * kp / price[i]
+                    off[c, i] += f[i] * w * kp / price[i]
                 else:
-                    off_c[i] += f[i] * w * carry_t[i] + holdings[j, i] * k
+                    off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
                 b = int((g[i] - umin[i]) * inv_width[i])
                 if b < 0:
                     b = 0
@@ -181,8 +180,6 @@ def schedule_pass(
                     b = nbins - 1
                 wb[c, i, b] += ws
                 wub[c, i, b] += ws * g[i]
-        for i in range(a):
-            off[c, i] = off_c[i]
     w_out = np.zeros((a, nbins))
     wu_out = np.zeros((a, nbins))
     offset = np.zeros(a)
