@@ -825,14 +825,17 @@ def median_record(recs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- driver ---------------------------------------------------------------------------------
-def plan(quick: bool, week: bool = False, pams: bool = False) -> list[tuple[str, int, int, bool]]:
-    """(kind, N, steps, full_day) of every measurement of a round, in order."""
+def plan(
+    quick: bool, week: bool = False, pams: bool = False, huge: bool = True
+) -> list[tuple[str, int, int, bool]]:
+    """(kind, N, steps, full_day) of every measurement of a round, in order (``huge``: with
+    the 1e7-investor day unless ``quick``)."""
     sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, BIG_N]
     runs: list[tuple[str, int, int, bool]] = []
     for n in sizes:
         steps = 10 if quick else (20 if n <= 100_000 else 10)
         runs.append(("simulator", n, steps, not quick and n == sizes[-1]))
-    if not quick:
+    if huge and not quick:
         runs.append(("simulator", HUGE_N, 10, True))  # one day; its first 10 steps for the fit
     for n in (1_000, 10_000):
         runs.append(("mesa_reference", n, (10 if n <= 1_000 else 5) if quick else 20, False))
@@ -895,6 +898,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also the PAMS reference (FCN agents, 10 markets; needs pip install pams)",
     )
+    parser.add_argument(
+        "--no-1e7",
+        dest="huge",
+        action="store_false",
+        help="leave out the 1e7-investor day (minutes; its memory and the exponent to 1e7)",
+    )
     parser.add_argument("--child", choices=KINDS + EXTRA_KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=2, help=argparse.SUPPRESS)
@@ -922,13 +931,13 @@ def main(argv: list[str] | None = None) -> int:
     if repeats < 1:
         parser.error("--repeats must be at least 1")
     meta["repeats"] = repeats
-    meta["week"], meta["pams"] = args.week, use_pams
+    meta["week"], meta["pams"], meta["huge"] = args.week, use_pams, args.huge
     # Rounds interleave the kinds, so that a slow spell of the machine hits a simulator and
     # its reference alike; the 1e6 step and its bound run in every round (the full day in
     # the first only), the minutes-long measurements once (see _every_round).
     collected: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in range(repeats):
-        for kind, n, steps, day in plan(args.quick, args.week, use_pams):
+        for kind, n, steps, day in plan(args.quick, args.week, use_pams, args.huge):
             if r > 0 and not _every_round(kind, n):
                 continue
             day = day and r == 0
