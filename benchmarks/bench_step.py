@@ -4,8 +4,10 @@
 
 For N = 1e3, 1e4, 1e5, 1e6 and 1e7 investors (``--quick``: up to 1e5, under a minute; 1e7
 only for a full trading day, its peak memory measured) and the ten assets of
-``scenarios/deepseek_2025.yaml``, three kinds of measurement, each (kind, N) in a fresh
-subprocess so that its peak resident memory is its own:
+``benchmarks/scenarios/deepseek_10.yaml`` (the shipped ``scenarios/deepseek_2025.yaml`` without
+the 19 companies the 28-company universe added: the issue's "1e6 x 10" targets), three kinds
+of measurement, each (kind, N) in a fresh subprocess so that its peak resident memory is its
+own:
 
 * ``simulator``: ``MoatshockModel`` at ``population.size = N``, stepped untimed through the
   closed ticks before the first session, then ``K`` trading ticks timed one by one with
@@ -24,9 +26,10 @@ subprocess so that its peak resident memory is its own:
 
 Optional, in the same run (so that their ratios share the machine's state):
 
-* ``week`` (``--week``): the shipped scenario's whole calendar (20-31 Jan 2025) at 1e4 and
-  1e6 investors: every tick stepped, model construction and the result tables timed
-  separately (``week_s`` is the simulation alone).
+* ``week`` and ``week_shipped`` (``--week``): the scenario's whole calendar (20-31 Jan 2025)
+  at 1e4 and 1e6 investors, on the 10-asset benchmark scenario (``week``) and on the shipped
+  29-asset one (``week_shipped``): every tick stepped, model construction and the result
+  tables timed separately (``week_s`` is the simulation alone).
 * ``pams`` (``--pams``, needs ``pip install pams``, the ``bench`` extra): PAMS's FCN agents in
   10 markets, order execution off, every agent deciding at every step (``maxNormalOrders`` =
   N); its time per agent-step beside ours. A PAMS step routes every order into a
@@ -68,10 +71,13 @@ if TYPE_CHECKING:
 # children then start in a fraction of a second instead of the ~1.5 s Mesa's import takes.
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "scenarios" / "deepseek_2025.yaml"
+#: the 10-asset benchmark scenario (step, bound, Mesa reference, full days, ``week``)
+SCENARIO = REPO / "benchmarks" / "scenarios" / "deepseek_10.yaml"
+#: the shipped scenario (29 assets): ``week_shipped``
+SHIPPED = REPO / "scenarios" / "deepseek_2025.yaml"
 KINDS = ("simulator", "mesa_reference", "numpy_bound")
 #: optional measurements (``--week``, ``--pams``)
-EXTRA_KINDS = ("week", "pams")
+EXTRA_KINDS = ("week", "week_shipped", "pams")
 RECORD_KEYS = (
     "kind",
     "investors",
@@ -84,8 +90,9 @@ N_FACTORS = 3  # belief columns per investor in the scenario
 # Targets of the issue "Speed II" (seconds, MB, ratios)
 DAY_TARGET_S = 60.0  # Speed I: a 78-step day at 1e6 investors in under a minute (kept, info)
 BOUND_TARGET = 5.0  # one 1e6 x 10 step within 5x the numpy streaming bound of the same run
-WEEK_TARGET_S = 60.0  # the shipped week at 1e6 investors, simulation only
-WEEK_SMALL_TARGET_S = 2.0  # the shipped week at 1e4 investors, simulation only
+WEEK_TARGET_S = 60.0  # the week at 1e6 investors and 10 assets, simulation only
+WEEK_SHIPPED_TARGET_S = 180.0  # the week at 1e6 investors, shipped 29 assets
+WEEK_SMALL_TARGET_S = 2.0  # the week at 1e4 investors (both universes), simulation only
 RSS_TARGET_MB = 16384.0  # peak memory of the 1e7-investor day under 16 GB
 EXPONENT_TARGET = 1.05  # time per step ~ N^b with b <= 1.05 from 1e4 to 1e7
 MESA_TARGET = 300.0  # at least 300x the per-investor Mesa reference at 1e4 (a minimum)
@@ -317,8 +324,8 @@ def measure_numpy_bound(
     return rec
 
 
-def measure_week(n: int) -> dict[str, Any]:
-    """The shipped scenario's whole calendar at ``n`` investors, simulation timed alone.
+def measure_week(n: int, scenario: Path = SCENARIO, kind: str = "week") -> dict[str, Any]:
+    """The ``scenario``'s whole calendar at ``n`` investors, simulation timed alone.
 
     ``week_s`` (s): wall time of stepping every tick (closed ticks included), i.e. what a
     sweep's run costs beyond set-up; ``build_s`` (model construction: population, network,
@@ -329,7 +336,7 @@ def measure_week(n: int) -> dict[str, Any]:
 
     baseline = _baseline_rss_mb()
     t0 = time.perf_counter()
-    model = build_model(n)
+    model = build_model(n, scenario)
     build_s = time.perf_counter() - t0
     ticks = 0
     c0 = time.process_time()
@@ -343,7 +350,7 @@ def measure_week(n: int) -> dict[str, Any]:
     collect_tables(model)
     collect_s = time.perf_counter() - t0
     rec: dict[str, Any] = {
-        "kind": "week",
+        "kind": kind,
         "investors": int(n),
         "assets": int(model.universe.n_assets),
         "seconds_per_step": week_s / max(ticks, 1),
@@ -465,6 +472,8 @@ def measure(kind: str, n: int, steps: int, full_day: bool = False) -> dict[str, 
     """Run one measurement of ``kind`` (one of :data:`KINDS` + :data:`EXTRA_KINDS`) here."""
     if kind == "week":
         return measure_week(n)
+    if kind == "week_shipped":
+        return measure_week(n, SHIPPED, "week_shipped")
     if kind == "pams":
         return measure_pams(n, steps)
     if kind == "simulator":
@@ -538,12 +547,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     (``step_over_bound_cpu``: the same ratio of CPU times);
     ``exponent``: log-log slope of seconds per step on N over simulator N >= 1e4
     (``exponent_cpu``: the same with CPU seconds, less sensitive to other load);
-    ``week``: per N, the shipped week's simulation seconds (``--week``);
+    ``week`` / ``week_shipped``: per N, the week's simulation seconds on 10 / 29 assets
+    (``--week``);
     ``simulator_over_pams``: simulator / PAMS investor-steps per second at PAMS's N
     (``--pams``); ``targets``: the issue's targets among what was measured.
     """
     sim, ref, bound = (_by(records, k) for k in KINDS)
     weeks, pams = _by(records, "week"), _by(records, "pams")
+    shipped = _by(records, "week_shipped")
     ratio = {
         str(n): sim[n]["investor_steps_per_s"] / ref[n]["investor_steps_per_s"]
         for n in sorted(ref)
@@ -584,16 +595,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "exponent_range": [pts[0], pts[-1]] if len(pts) >= 2 else None,
         "full_day": None,
         "full_days": {},
-        "week": {
-            str(n): {
-                "seconds": w["week_s"],
-                "cpu_seconds": w.get("week_cpu_s"),
-                "ticks": w["steps"],
-                "build_s": w.get("build_s"),
-                "collect_s": w.get("collect_s"),
-            }
-            for n, w in sorted(weeks.items())
-        },
+        "week": _weeks(weeks),
+        "week_shipped": _weeks(shipped),
         "simulator_over_pams": {
             str(n): sim[n]["investor_steps_per_s"] / pams[n]["investor_steps_per_s"]
             for n in sorted(pams)
@@ -619,6 +622,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         targets["week_seconds_at_1e6"] = _target(weeks[BIG_N]["week_s"], WEEK_TARGET_S)
     if SMALL_WEEK_N in weeks:
         targets["week_seconds_at_1e4"] = _target(weeks[SMALL_WEEK_N]["week_s"], WEEK_SMALL_TARGET_S)
+    if BIG_N in shipped:
+        targets["week_shipped_seconds_at_1e6"] = _target(
+            shipped[BIG_N]["week_s"], WEEK_SHIPPED_TARGET_S
+        )
+    if SMALL_WEEK_N in shipped:
+        targets["week_shipped_seconds_at_1e4"] = _target(
+            shipped[SMALL_WEEK_N]["week_s"], WEEK_SMALL_TARGET_S
+        )
     if str(BIG_N) in out["full_days"]:
         targets["day_seconds_at_1e6"] = _target(
             out["full_days"][str(BIG_N)]["seconds"], DAY_TARGET_S
@@ -633,6 +644,21 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     if targets:
         out["targets"] = targets
     return out
+
+
+def _weeks(weeks: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per N, a week record's seconds, CPU seconds, ticks, assets and untimed parts."""
+    return {
+        str(n): {
+            "seconds": w["week_s"],
+            "cpu_seconds": w.get("week_cpu_s"),
+            "ticks": w["steps"],
+            "assets": w["assets"],
+            "build_s": w.get("build_s"),
+            "collect_s": w.get("collect_s"),
+        }
+        for n, w in sorted(weeks.items())
+    }
 
 
 def _available_cpus() -> int | None:
@@ -665,6 +691,7 @@ def machine_meta(quick: bool) -> dict[str, Any]:
         "nproc_available": _available_cpus(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
         "scenario": str(SCENARIO.relative_to(REPO)),
+        "scenario_shipped": str(SHIPPED.relative_to(REPO)),
         "git_commit": commit or None,
         "quick": quick,
     }
@@ -718,12 +745,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"full trading day at N={d['investors']:,}: {d['steps']} steps in {d['seconds']:.1f} s"
             f" (CPU {d['cpu_seconds']:.1f} s), peak memory {d.get('peak_rss_mb', float('nan')):.0f} MB"
         )
-    for n, w in summary.get("week", {}).items():
-        out.append(
-            f"shipped week at N={int(n):,}: {w['ticks']} ticks simulated in {w['seconds']:.2f} s "
-            f"(CPU {w['cpu_seconds']:.2f} s; set-up {w['build_s']:.2f} s and tables "
-            f"{w['collect_s']:.2f} s not included)"
-        )
+    for key in ("week", "week_shipped"):
+        for n, w in summary.get(key, {}).items():
+            out.append(
+                f"week ({w.get('assets', '?')} assets) at N={int(n):,}: {w['ticks']} ticks "
+                f"simulated in {w['seconds']:.2f} s (CPU {w['cpu_seconds']:.2f} s; set-up "
+                f"{w['build_s']:.2f} s and tables {w['collect_s']:.2f} s not included)"
+            )
     for n, v in summary.get("simulator_over_pams", {}).items():
         out.append(
             f"simulator / PAMS FCN ({PAMS_MARKETS} markets, execution off) at N={int(n):,}: "
@@ -772,7 +800,7 @@ def plot_scaling(records: list[dict[str, Any]], path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("investors N")
     ax.set_ylabel("seconds per trading step")
-    ax.set_title("moatshock step time, 10 assets (deepseek_2025)")
+    ax.set_title("moatshock step time, 10 assets (benchmarks/scenarios/deepseek_10)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -797,21 +825,25 @@ def median_record(recs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- driver ---------------------------------------------------------------------------------
-def plan(quick: bool, week: bool = False, pams: bool = False) -> list[tuple[str, int, int, bool]]:
-    """(kind, N, steps, full_day) of every measurement of a round, in order."""
+def plan(
+    quick: bool, week: bool = False, pams: bool = False, huge: bool = True
+) -> list[tuple[str, int, int, bool]]:
+    """(kind, N, steps, full_day) of every measurement of a round, in order (``huge``: with
+    the 1e7-investor day unless ``quick``)."""
     sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, BIG_N]
     runs: list[tuple[str, int, int, bool]] = []
     for n in sizes:
         steps = 10 if quick else (20 if n <= 100_000 else 10)
         runs.append(("simulator", n, steps, not quick and n == sizes[-1]))
-    if not quick:
+    if huge and not quick:
         runs.append(("simulator", HUGE_N, 10, True))  # one day; its first 10 steps for the fit
     for n in (1_000, 10_000):
         runs.append(("mesa_reference", n, (10 if n <= 1_000 else 5) if quick else 20, False))
     for n in sizes:
         runs.append(("numpy_bound", n, 5, False))
     if week:
-        runs += [("week", SMALL_WEEK_N, 0, False)] + ([] if quick else [("week", BIG_N, 0, False)])
+        for kind in ("week", "week_shipped"):
+            runs += [(kind, SMALL_WEEK_N, 0, False)] + ([] if quick else [(kind, BIG_N, 0, False)])
     if pams:
         runs.append(("pams", PAMS_N, 5 if quick else 10, False))
     return runs
@@ -834,7 +866,7 @@ def _every_round(kind: str, n: int) -> bool:
     but the minutes-long ones (the 1e7 day, the week at 1e6) and PAMS (slow, one engine)."""
     if kind == "pams" or n >= HUGE_N:
         return False
-    return not (kind == "week" and n >= BIG_N)
+    return not (kind.startswith("week") and n >= BIG_N)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -858,12 +890,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--week",
         action="store_true",
-        help="also the shipped week at 1e4 and 1e6 investors (simulation timed alone)",
+        help="also the week at 1e4 and 1e6 investors, on 10 and on the shipped 29 assets "
+        "(simulation timed alone)",
     )
     parser.add_argument(
         "--pams",
         action="store_true",
         help="also the PAMS reference (FCN agents, 10 markets; needs pip install pams)",
+    )
+    parser.add_argument(
+        "--no-1e7",
+        dest="huge",
+        action="store_false",
+        help="leave out the 1e7-investor day (minutes; its memory and the exponent to 1e7)",
     )
     parser.add_argument("--child", choices=KINDS + EXTRA_KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=1000, help=argparse.SUPPRESS)
@@ -892,13 +931,13 @@ def main(argv: list[str] | None = None) -> int:
     if repeats < 1:
         parser.error("--repeats must be at least 1")
     meta["repeats"] = repeats
-    meta["week"], meta["pams"] = args.week, use_pams
+    meta["week"], meta["pams"], meta["huge"] = args.week, use_pams, args.huge
     # Rounds interleave the kinds, so that a slow spell of the machine hits a simulator and
     # its reference alike; the 1e6 step and its bound run in every round (the full day in
     # the first only), the minutes-long measurements once (see _every_round).
     collected: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in range(repeats):
-        for kind, n, steps, day in plan(args.quick, args.week, use_pams):
+        for kind, n, steps, day in plan(args.quick, args.week, use_pams, args.huge):
             if r > 0 and not _every_round(kind, n):
                 continue
             day = day and r == 0

@@ -32,8 +32,8 @@ def test_records_have_the_schema(records: list[dict]) -> None:
         bench_step.validate_record(rec)
         assert rec["kind"] == kind
         assert rec["investors"] == N
-        # the simulator runs the shipped 29-asset market; the reference loops keep their ten
-        assert rec["assets"] in (10, 29)
+        # the step, the Mesa reference and the bound run on the 10-asset benchmark scenario
+        assert rec["assets"] == 10
         assert rec["steps"] == STEPS
         assert math.isclose(rec["investor_steps_per_s"], N / rec["seconds_per_step"])
         json.dumps(rec)  # plain JSON types only
@@ -111,6 +111,18 @@ def test_week_record_times_the_simulation_alone() -> None:
     assert {"week_s", "build_s", "collect_s"} <= set(rec)
     summary = bench_step.summarise([rec])
     assert summary["week"]["300"]["ticks"] == rec["steps"]
+
+
+def test_benchmark_scenario_has_the_ten_assets_and_the_week_both_universes() -> None:
+    """The step, bound and Mesa ratios run on the 10-asset variant; the week on both."""
+    assert bench_step.build_model(N).universe.n_assets == 10
+    rec = bench_step.measure_week(300, bench_step.SHIPPED, "week_shipped")
+    bench_step.validate_record(rec)
+    assert rec["kind"] == "week_shipped" and rec["assets"] == 29
+    summary = bench_step.summarise([rec])
+    assert summary["week_shipped"]["300"]["assets"] == 29
+    kinds = {k for k, *_ in bench_step.plan(quick=True, week=True)}
+    assert {"week", "week_shipped"} <= kinds
 
 
 def test_targets_of_speed_ii() -> None:

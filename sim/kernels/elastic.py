@@ -8,7 +8,8 @@ held in the rest of the market (``rest``, ``rotation``). Within a step it orders
 ``carry = (kp - k) T_ref + k h`` (see :class:`sim.clearing.ElasticSchedule`).
 
 Three passes, each over the members' rows once, on both cores (chunks of
-:data:`sim.kernels.CHUNK`, partial sums added in chunk order):
+:data:`sim.kernels.CHUNK`, partial sums added in chunk order; see :data:`sim.kernels.CHUNK`
+for why a chunk accumulates into its own small arrays):
 
 1. :func:`gap_bounds`: per asset, the range of gaps (the schedule's bin edges);
 2. :func:`schedule_pass`: marks wealth to market (USD), and accumulates per asset the
@@ -89,13 +90,18 @@ def gap_bounds(
     for c in prange(nc):
         g = np.empty(a)
         f = np.empty(a)
+        lo_c = np.full(a, np.inf)  # the chunk's own accumulators (see CHUNK_LOCAL)
+        hi_c = np.full(a, -np.inf)
         for j in range(bounds[c], bounds[c + 1]):
             _row(bgap[j], shift, base, inv_g, lo, hi, rest, rotation, g, f)
             for i in range(a):
-                if g[i] < mins[c, i]:
-                    mins[c, i] = g[i]
-                if g[i] > maxs[c, i]:
-                    maxs[c, i] = g[i]
+                if g[i] < lo_c[i]:
+                    lo_c[i] = g[i]
+                if g[i] > hi_c[i]:
+                    hi_c[i] = g[i]
+        for i in range(a):
+            mins[c, i] = lo_c[i]
+            maxs[c, i] = hi_c[i]
     umin = np.full(a, np.inf)
     umax = np.full(a, -np.inf)
     for c in range(nc):
@@ -233,6 +239,8 @@ def order_pass(
         g = np.empty(a)
         f = np.empty(a)
         d = np.empty(a)
+        flow_j = np.zeros(a)
+        vol_j = np.zeros(a)
         for j in range(bounds[c], bounds[c + 1]):
             if active[j] and review[j] != OUT:
                 w = wealth[j]
@@ -257,8 +265,8 @@ def order_pass(
             spent = 0.0
             for i in range(a):
                 di = d[i]
-                flow_c[c, i] += di
-                vol_c[c, i] += abs(di)
+                flow_j[i] += di
+                vol_j[i] += abs(di)
                 if book:
                     holdings[j, i] += di
                     spent += di * price_exec[i]
@@ -266,6 +274,9 @@ def order_pass(
                     delta_out[j, i] = di
             if book:
                 cash[j] -= spent
+        for i in range(a):
+            flow_c[c, i] = flow_j[i]
+            vol_c[c, i] = vol_j[i]
     flow = np.zeros(a)
     vol = np.zeros(a)
     for c in range(nc):

@@ -37,6 +37,7 @@ def tilt_orders(
     a = price.size
     fixed_c = np.zeros((nc, a))
     for c in prange(nc):
+        acc = np.zeros(a)  # the chunk's own sums (see sim.kernels.CHUNK)
         for j in range(bounds[c], bounds[c + 1]):
             w = cash[j]
             for i in range(a):
@@ -47,10 +48,12 @@ def tilt_orders(
                 for i in range(a):
                     d = kappa * (w * frac[g, i] / price[i] - holdings[j, i])
                     delta[j, i] = d
-                    fixed_c[c, i] += d
+                    acc[i] += d
             else:
                 for i in range(a):
                     delta[j, i] = 0.0
+        for i in range(a):
+            fixed_c[c, i] = acc[i]
     fixed = np.zeros(a)
     for c in range(nc):
         fixed += fixed_c[c]
@@ -79,7 +82,8 @@ def retail_orders(
     holdings, buys never exceed ``max_cash_use`` of cash. Returns the summed orders.
     """
     a = price.size
-    fixed = np.zeros(a)
+    acc = np.zeros(a)  # local sums and row: stores into ``out`` may alias nothing we read
+    d = np.empty(a)
     for r in range(act.size):
         j = act[r]
         w = cash[j]
@@ -88,18 +92,21 @@ def retail_orders(
         buys = 0.0
         for i in range(a):
             dollars = (zeta[i] * (idio_weight * eps[r, i] + common[i]) + dip[i]) * w * scale_up
-            d = max(dollars / price[i], -holdings[j, i])
-            out[r, i] = d
-            if d > 0.0:
-                buys += d * price[i]
+            di = max(dollars / price[i], -holdings[j, i])
+            d[i] = di
+            if di > 0.0:
+                buys += di * price[i]
         budget = max(cash[j], 0.0) * max_cash_use
         if buys > budget:
             s = budget / max(buys, 1e-12)
             for i in range(a):
-                if out[r, i] > 0.0:
-                    out[r, i] *= s
+                if d[i] > 0.0:
+                    d[i] *= s
         for i in range(a):
-            fixed[i] += out[r, i]
+            out[r, i] = d[i]
+            acc[i] += d[i]
+    fixed = np.zeros(a)
+    fixed += acc
     return fixed
 
 
@@ -114,8 +121,8 @@ def book_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Book ``delta`` (len(rows) x assets, scaled by ``phi``) for ``rows``; (flow, volume)."""
     a = price_exec.size
-    flow = np.zeros(a)
-    vol = np.zeros(a)
+    fl = np.zeros(a)
+    vo = np.zeros(a)
     for r in range(rows.size):
         j = rows[r]
         spent = 0.0
@@ -124,7 +131,7 @@ def book_rows(
             delta[r, i] = d
             holdings[j, i] += d
             spent += d * price_exec[i]
-            flow[i] += d
-            vol[i] += abs(d)
+            fl[i] += d
+            vo[i] += abs(d)
         cash[j] -= spent
-    return flow, vol
+    return fl.copy(), vo.copy()

@@ -200,9 +200,12 @@ def _asset_edits(merged: dict[str, Any], child: dict[str, Any], path: Path) -> N
             raise ScenarioError(f"{path}: universe.assets_remove: unknown ticker(s) {unknown}")
         mu["assets"] = [a for a in mu.get("assets", []) if a.get("ticker") not in drop]
         # a removed company leaves the indices and the reference values with it
-        for idx in (merged.get("indices") or {}).values():
+        indices = merged.get("indices") or {}
+        for name, idx in list(indices.items()):
             if isinstance(idx, dict) and isinstance(idx.get("members"), dict):
                 idx["members"] = {t: w for t, w in idx["members"].items() if t not in drop}
+                if not idx["members"]:  # every member removed: the index goes too
+                    del indices[name]
         ref = merged.get("reference") or {}
         for key in ("returns_pct", "dollar_loss_usd"):
             if isinstance(ref.get(key), dict):
