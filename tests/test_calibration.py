@@ -1,6 +1,6 @@
 """Calibration (method of simulated moments): objective, spec errors, parameter recovery, CLI.
 
-The recovery test simulates the tiny DeepSeek week (``scenarios/calibration/tiny_week.yaml``,
+The recovery test simulates the tiny DeepSeek week (``scenarios/calibration/tiny_week_core.yaml``,
 about a second a run) at KNOWN parameter values, takes the simulated metrics as the "real"
 targets, and checks that differential evolution, started from a Latin hypercube over the
 bounds (the known values are not in it), finds the parameters again. The truth is simulated
@@ -250,7 +250,7 @@ def test_outputs_record_every_evaluation_and_common_seeds(recovered: dict[str, A
     for name in ("calibration.json", "evaluations.csv", "trace.csv", "fitted.json"):
         assert (out / name).is_file(), name
     # The runs read a frozen, fully resolved copy of the base scenario.
-    frozen = out / "scenarios" / "tiny_week.yaml"
+    frozen = out / "scenarios" / "tiny_week_core.yaml"
     assert load_scenario(frozen).model_dump() == load_scenario(spec.base_path).model_dump()
     started = json.loads((out / "calibration.json").read_text())
     assert started["scenarios"][0]["frozen_copy"] == str(frozen)
