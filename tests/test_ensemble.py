@@ -20,7 +20,7 @@ CALM = REPO / "scenarios" / "calm_2024.yaml"
 SMALL_DEEPSEEK = {
     "population.size": 300,
     "calendar.end": "2025-01-28",
-    "calendar.step_minutes": 390,
+    "calendar.step_minutes": 195,  # two auctions a session (one limit-hit is a whole 1-step session)
     "calendar.closed_step_minutes": 720,
 }
 # four calm sessions
