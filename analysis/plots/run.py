@@ -182,12 +182,18 @@ def plot_order_flow(run: Path, summary: dict) -> None:
         ax.set_xticklabels(
             [pd.Timestamp(i).strftime("%d %b") for i in d.index], rotation=45, fontsize=8
         )
+        # limits from the stacks themselves (autoscaling clipped the tallest stacked bar)
+        top, bot = float(np.nanmax(pos, initial=0.0)), float(np.nanmin(neg, initial=0.0))
+        pad = 0.05 * max(top - bot, 1e-9)
+        ax.set_ylim(bot - pad, top + pad)
         ax.axhline(0, color="black", lw=0.6)
         ax.set_title(f"{t}: net buying by investor type")
         ax.set_ylabel("% of shares outstanding")
         ax.grid(axis="y", alpha=0.3)
-    np.atleast_1d(axes)[0].legend(fontsize=7)
-    fig.tight_layout()
+    # one legend beside the panels, where it hides no bar
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8, title="investor type")
+    fig.tight_layout(rect=(0, 0, 1 - 1.3 / fig.get_figwidth(), 1))
     save_figure(fig, run / "plots" / "order_flow.png")
 
 
