@@ -114,7 +114,8 @@ def plot_wipeout(run: Path, summary: dict) -> None:
         index=[t for t in change.index if assets[t]["group"] == "rest"], errors="ignore"
     )
     order = change.sort_values().index
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    # wide enough for a bar pair per company (28 of them in the shipped universe)
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.38 * len(order) + 2.0), 4.8))
     x = np.arange(len(order))
     ax.bar(x - 0.2, change[order], width=0.4, label="simulated", color="#1f77b4")
     # the real change on the same starting capitalisation
@@ -127,7 +128,7 @@ def plot_wipeout(run: Path, summary: dict) -> None:
     if any(np.isfinite(real)):
         ax.bar(x + 0.2, real, width=0.4, label="real (reference return x cap)", color="#aaaaaa")
     ax.set_xticks(x)
-    ax.set_xticklabels(order)
+    ax.set_xticklabels(order, rotation=60, fontsize=8)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("change in market value, $bn")
     ax.set_title(f"Market-value change on {sd}")
