@@ -118,8 +118,9 @@ def _as_of(df: pd.DataFrame, start: dt.date, w: Windows, path: Path) -> int:
     last = df.index[pos].date()
     if (start - last).days > w.max_staleness_days:
         raise MarketDataError(
-            f"{path}: the last session before the calendar start {start} is {last}: the file "
-            f"does not cover the start date (more than {w.max_staleness_days} days before it)"
+            # the reason first: a long path must not push it past the message's length cap
+            f"{path.name}: does not cover the start {start}: its last session before it is "
+            f"{last} (more than {w.max_staleness_days} days earlier; file {path})"
         )
     return pos
 
