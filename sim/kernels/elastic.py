@@ -70,6 +70,30 @@ def in_band(f: float, h: float, price: float, w: float, band: float) -> bool:
     return band > 0.0 and abs(f * w - h * price) <= band * abs(w)
 
 
+@njit(cache=True, inline="always")
+def carry(
+    f: float,
+    h: float,
+    price: float,
+    w: float,
+    band: float,
+    still: bool,
+    k: float,
+    kp: float,
+    kp_rest: float,
+    carry_t: float,
+) -> float:
+    """The part of a member's order (shares) that does not depend on the clearing price: a
+    member not reviewing (``still``) keeps resting orders scaled by ``kp_rest``, one inside its
+    no-trade band by ``kp``; otherwise it also closes ``k`` of its gap. ``carry_t`` is
+    ``(kp - k) / price``. The same rule for the schedule and for the orders."""
+    if still:
+        return f * w * kp_rest / price
+    if in_band(f, h, price, w, band):
+        return f * w * kp / price
+    return f * w * carry_t + h * k
+
+
 @dual
 def gap_bounds(
     bounds: np.ndarray,
@@ -167,12 +191,9 @@ def schedule_pass(
             still = review[j] == RESTING
             ws = w * kp_rest / kp if still else w  # wealth as the schedule's scale kp sees it
             for i in range(a):
-                if still:
-                    off[c, i] += f[i] * w * kp_rest / price[i]
-                elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
-                    off[c, i] += f[i] * w * kp / price[i]
-                else:
-                    off[c, i] += f[i] * w * carry_t[i] + holdings[j, i] * k
+                off[c, i] += carry(
+                    f[i], holdings[j, i], price[i], w, band[i], still, k, kp, kp_rest, carry_t[i]
+                )
                 b = int((g[i] - umin[i]) * inv_width[i])
                 if b < 0:
                     b = 0
@@ -248,14 +269,12 @@ def order_pass(
                 still = review[j] == RESTING
                 ws = w * kp_rest / kp if still else w
                 for i in range(a):
-                    if still:
-                        carry = f[i] * w * kp_rest / price[i]
-                    elif in_band(f[i], holdings[j, i], price[i], w, band[i]):
-                        carry = f[i] * w * kp / price[i]
-                    else:
-                        carry = f[i] * w * carry_t[i] + holdings[j, i] * k
+                    ci = carry(
+                        f[i], holdings[j, i], price[i], w, band[i], still, k, kp, kp_rest,
+                        carry_t[i],
+                    )  # fmt: skip
                     ft = min(max(base[i] + (g[i] - x[i]) * inv_g[i], lo[i]), hi[i])
-                    d[i] = ft * ws * kp_p[i] - carry
+                    d[i] = ft * ws * kp_p[i] - ci
             elif has_forced and not active[j]:
                 for i in range(a):
                     d[i] = forced[j, i] * phi[i]
